@@ -1,0 +1,53 @@
+# The course's two commands (see README):  make lab   |   make test
+# Both create ./.venv with everything the course needs; re-running them reuses it.
+PYTHON ?= python3
+VENV ?= .venv
+# torch is pinned for reproducible notebooks; override for another build, e.g.
+#   make lab TORCH_SPEC="torch>=2.2"
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+NOTEBOOKS := notebooks solutions
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
+
+.PHONY: lab test setup setup-test lint format execute bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+## make lab: set up, then open JupyterLab on notebooks/
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+## make test: set up, lint, then run every test (unit, notebooks via nbval, exercises, browser)
+test: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	VAE_COURSE_DEVICE=cpu $(BIN)/python -m pytest $(NBVAL) tests $(NOTEBOOKS) $(PYTEST_ARGS)
+
+lint: setup-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## make execute NB=notebooks/04_vae.ipynb: re-execute a notebook exactly as CI checks it
+execute: setup-test
+	$(BIN)/vae-course execute $(NB)
+	VAE_COURSE_DEVICE=cpu $(BIN)/python -m pytest $(NBVAL) $(NB)
+
+bench: setup
+	$(BIN)/python -m vae_course.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+
+from vae_course.losses import gaussian_kl_per_dim
+from vae_course.metrics import active_units, encode_means, iwae_log_likelihood, kl_per_dimension
+from vae_course.plot import (
+    latent_grid,
+    make_grid,
+    plot_latent_scatter,
+    plot_loss_curves,
+    show_images,
+)
+
+
+class FixedEncoder(torch.nn.Module):
+    """encode(x) = (x[:, :D] * scale, constant logvar): known posterior statistics."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(scale), requires_grad=False)
+
+    def encode(self, x):
+        x = x.reshape(x.shape[0], -1)[:, : len(self.scale)]
+        mu = x * self.scale
+        return mu, torch.full_like(mu, -1.0)
+
+
+def test_active_units_counts_dimensions_whose_mean_varies():
+    x = torch.rand(500, 4)  # Var(U[0,1]) = 1/12
+    enc = FixedEncoder([1.0, 0.05, 0.0, 2.0])  # variances 1/12, 2e-4, 0, 1/3
+    count, var = active_units(enc, x)
+    assert count == 2
+    np.testing.assert_allclose(var.numpy(), [1 / 12, 0.0025 / 12, 0, 4 / 12], rtol=0.2, atol=1e-6)
+
+
+def test_kl_per_dimension_matches_closed_form():
+    x = torch.rand(100, 3)
+    enc = FixedEncoder([1.0, 2.0, 0.0])
+    mu, logvar = encode_means(enc, x)
+    torch.testing.assert_close(kl_per_dimension(enc, x), gaussian_kl_per_dim(mu, logvar).mean(0))
+
+
+def test_iwae_log_likelihood_is_above_elbo(small_trained_vae, mnist):
+    from vae_course.metrics import elbo_estimate
+
+    x = mnist.x_test[:200]
+    torch.manual_seed(0)
+    ll = iwae_log_likelihood(small_trained_vae, x, k=50)
+    e = elbo_estimate(small_trained_vae, x)["elbo"]
+    assert e < ll < 0
+
+
+def test_make_grid_layout():
+    imgs = torch.zeros(12, 1, 28, 28)
+    imgs[5] = 1.0
+    g = make_grid(imgs, nrow=5, pad=1)
+    assert g.shape == (3 * 29 - 1, 5 * 29 - 1)
+    assert g[0:28, 0 * 29 : 28].max() == 0 and g[29:57, 0:28].min() == 1  # image 5 starts row 2
+    assert g[58:, 2 * 29 :].min() == 1  # empty cells are padding
+    with pytest.raises(ValueError, match="square"):
+        make_grid(torch.zeros(2, 10))
+
+
+def test_latent_grid_orientation():
+    g = latent_grid(3, span=1.0)
+    assert g.shape == (9, 2)
+    assert (
+        g[0].tolist() == [-1.0, 1.0]
+        and g[2].tolist() == [1.0, 1.0]
+        and g[8].tolist() == [1.0, -1.0]
+    )
+
+
+def test_figures_draw_the_data():
+    h = {
+        "epoch": [1, 2],
+        "train_loss": [3.0, 2.0],
+        "train_reconstruction": [-2.5, -1.5],
+        "train_kl": [0.5, 0.5],
+        "val_loss": [3.5, 2.5],
+        "val_reconstruction": [-3.0, -2.0],
+        "val_kl": [0.5, 0.5],
+    }
+    fig = plot_loss_curves(h)
+    rec_lines = fig.axes[1].get_lines()
+    assert list(rec_lines[0].get_ydata()) == [2.5, 1.5]  # shown as -log p(x|z)
+    fig = plot_latent_scatter(torch.randn(50, 2), torch.arange(50) % 10)
+    assert fig.axes[0].collections[0].get_offsets().shape == (50, 2)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plot_latent_scatter(torch.randn(5, 3))
+    fig = show_images(torch.rand(4, 1, 28, 28), nrow=2)
+    assert fig.axes[0].images[0].get_array().shape == (57, 57)

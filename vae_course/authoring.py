@@ -1,0 +1,50 @@
+"""Tools for course authors: execute a notebook exactly the way CI checks it.
+
+``vae-course execute notebooks/04_vae.ipynb`` runs every cell in a fresh kernel on the
+CPU (``VAE_COURSE_DEVICE=cpu``) from the notebook's own folder, stores the outputs and
+the widget state in the file, and fails if a cell raises. Then
+``pytest --nbval notebooks/04_vae.ipynb`` compares a new run against what was stored.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+NBVAL_ENV = {
+    "VAE_COURSE_DEVICE": "cpu",
+    "PYTHONHASHSEED": "0",
+}
+
+
+def execute_notebook(
+    path: str | os.PathLike, timeout: int = 900, kernel_name: str = "python3"
+) -> float:
+    """Execute ``path`` in place (outputs + widget state saved); return the seconds it took."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    old = {k: os.environ.get(k) for k in NBVAL_ENV}
+    os.environ.update({k: v for k, v in NBVAL_ENV.items() if v})
+    t0 = time.perf_counter()
+    try:
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name=kernel_name,
+            resources={"metadata": {"path": str(path.parent.resolve())}},
+            store_widget_state=True,
+        )
+        client.execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = time.perf_counter() - t0
+    nbformat.write(nb, path)
+    return seconds

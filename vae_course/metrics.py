@@ -1,0 +1,102 @@
+"""Evaluation metrics for VAEs. Units: nats per example unless the name says bits.
+
+Every function takes a model with ``encode(x) -> (mu, logvar)`` (and ``decode`` where
+needed) and a tensor of images, works in batches on the model's device, and returns
+plain numbers or CPU tensors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .losses import elbo, gaussian_kl_per_dim, iwae_bound
+
+__all__ = [
+    "iwae_log_likelihood",
+    "elbo_estimate",
+    "active_units",
+    "kl_per_dimension",
+    "encode_means",
+    "nats_to_bits_per_dim",
+]
+
+
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def encode_means(
+    model, x: torch.Tensor, batch_size: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and log-variances of q(z|x) for all of ``x``: two (N, D) CPU tensors."""
+    was = model.training
+    model.eval()
+    device = _device_of(model)
+    mus, logvars = [], []
+    for start in range(0, x.shape[0], batch_size):
+        mu, logvar = model.encode(x[start : start + batch_size].to(device))
+        mus.append(mu.cpu())
+        logvars.append(logvar.cpu())
+    model.train(was)
+    return torch.cat(mus), torch.cat(logvars)
+
+
+@torch.no_grad()
+def iwae_log_likelihood(model, x: torch.Tensor, k: int = 100, batch_size: int = 100) -> float:
+    """Importance-weighted estimate of the mean log p(x) over ``x`` (Burda et al. 2016).
+
+    Averages :func:`vae_course.losses.iwae_bound` with ``k`` samples per example; a lower
+    bound that tightens with ``k``. Returns nats per example (a negative number).
+    """
+    was = model.training
+    model.eval()
+    device = _device_of(model)
+    total = 0.0
+    for start in range(0, x.shape[0], batch_size):
+        total += float(iwae_bound(model, x[start : start + batch_size].to(device), k=k).sum())
+    model.train(was)
+    return total / x.shape[0]
+
+
+@torch.no_grad()
+def elbo_estimate(model, x: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
+    """Mean ELBO, reconstruction and KL over ``x`` (one z sample each), nats per example."""
+    was = model.training
+    model.eval()
+    device = _device_of(model)
+    sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start : start + batch_size].to(device)
+        out = model(xb)
+        terms = elbo(xb, out["x_logits"], out["mu"], out["logvar"])
+        for key in sums:
+            sums[key] += float(terms[key].sum())
+    model.train(was)
+    return {key: v / x.shape[0] for key, v in sums.items()}
+
+
+def active_units(
+    model, x: torch.Tensor, threshold: float = 0.01, batch_size: int = 1000
+) -> tuple[int, torch.Tensor]:
+    """Active latent units (Burda et al. 2016): A_u = Var_x(E_q[z_u | x]) > threshold.
+
+    Returns ``(count, variances)`` with variances of shape (D,). A unit whose posterior
+    mean does not move with x carries no information about x (posterior collapse).
+    """
+    mu, _ = encode_means(model, x, batch_size)
+    variances = mu.var(dim=0, unbiased=True)
+    return int((variances > threshold).sum()), variances
+
+
+def kl_per_dimension(model, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """KL(q(z_j|x) ‖ N(0, 1)) per latent dimension j, averaged over x: (D,) nats."""
+    mu, logvar = encode_means(model, x, batch_size)
+    return gaussian_kl_per_dim(mu, logvar).mean(dim=0)
+
+
+def nats_to_bits_per_dim(nats_per_example: float, dims: int = 784) -> float:
+    """Convert a negative log-likelihood in nats per example to bits per dimension."""
+    return nats_per_example / (dims * math.log(2))

@@ -1,0 +1,124 @@
+"""Figures of the course: image grids, loss curves, latent scatter. Each returns a Figure.
+
+Inputs are CPU or GPU tensors or NumPy arrays; nothing here trains or encodes.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+__all__ = ["make_grid", "show_images", "plot_loss_curves", "plot_latent_scatter", "latent_grid"]
+
+
+def _np(a) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().float().numpy()
+    return np.asarray(a)
+
+
+def make_grid(images, nrow: int = 10, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """Tile images (N, 1, H, W), (N, H, W) or (N, H*W) with square H=W into one 2-D array.
+
+    Returns (rows·(H+pad)−pad, nrow·(W+pad)−pad) floats; empty cells are ``pad_value``.
+    """
+    a = _np(images)
+    if a.ndim == 4:
+        if a.shape[1] != 1:
+            raise ValueError(f"make_grid expects one channel, got shape {a.shape}")
+        a = a[:, 0]
+    elif a.ndim == 2:
+        side = int(round(np.sqrt(a.shape[1])))
+        if side * side != a.shape[1]:
+            raise ValueError(f"cannot reshape rows of {a.shape[1]} values into square images")
+        a = a.reshape(-1, side, side)
+    elif a.ndim != 3:
+        raise ValueError(f"expected (N, 1, H, W), (N, H, W) or (N, H*W), got shape {a.shape}")
+    n, h, w = a.shape
+    if n == 0:
+        raise ValueError("no images to show")
+    ncol = min(nrow, n)
+    rows = int(np.ceil(n / ncol))
+    grid = np.full((rows * (h + pad) - pad, ncol * (w + pad) - pad), pad_value, dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = a[i]
+    return grid
+
+
+def show_images(images, nrow: int = 10, title: str | None = None, ax=None, scale: float = 0.6):
+    """Show a grid of grey images in [0, 1]; returns the Figure."""
+    grid = make_grid(images, nrow=nrow)
+    if ax is None:
+        h, w = grid.shape
+        fig, ax = plt.subplots(figsize=(max(2.0, scale * w / 28), max(1.2, scale * h / 28)))
+    else:
+        fig = ax.figure
+    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_loss_curves(history: dict, figsize=(11, 3.2)):
+    """Three panels over epochs: loss (−ELBO), reconstruction term, KL term; train and val.
+
+    ``history`` is what :func:`vae_course.train.fit` returns. The reconstruction panel
+    shows −E_q[log p(x|z)] (nats, lower is better) so all three panels go down when
+    training works, except the KL, which usually rises first and then settles.
+    """
+    epochs = history["epoch"]
+    panels = [
+        ("loss", "loss = −ELBO (β-weighted)", 1.0),
+        ("reconstruction", "reconstruction  −E[log p(x|z)]", -1.0),
+        ("kl", "KL(q(z|x) ‖ p(z))", 1.0),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=figsize)
+    for ax, (key, title, sign) in zip(axes, panels, strict=True):
+        for split, style in (("train", "-"), ("val", "--")):
+            values = history.get(f"{split}_{key}")
+            if values:
+                ax.plot(epochs, [sign * v for v in values], style, marker=".", label=split)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per example")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_scatter(z, labels=None, ax=None, figsize=(5, 4.5), title="encoded test set"):
+    """Scatter 2-D latent codes (N, 2) coloured by integer labels; returns the Figure."""
+    z = _np(z)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"expected latent codes of shape (N, 2), got {z.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    if labels is None:
+        ax.scatter(z[:, 0], z[:, 1], s=4, alpha=0.6)
+    else:
+        labels = _np(labels).astype(int)
+        sc = ax.scatter(
+            z[:, 0], z[:, 1], c=labels, cmap="tab10", s=5, alpha=0.8, vmin=-0.5, vmax=9.5
+        )
+        fig.colorbar(sc, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    return fig
+
+
+def latent_grid(n: int = 15, span: float = 3.0) -> torch.Tensor:
+    """Points of an n×n grid over [−span, span]² as a (n·n, 2) tensor, row-major from top-left.
+
+    Rows go from +span (top) to −span (bottom) so a decoded grid shown as an image has
+    the same orientation as a scatter plot of z.
+    """
+    lin = torch.linspace(-span, span, n)
+    z2, z1 = torch.meshgrid(lin.flip(0), lin, indexing="ij")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
