@@ -48,8 +48,11 @@ def make_grid(images, nrow: int = 10, pad: int = 1, pad_value: float = 1.0) -> n
 
 
 def show_images(images, nrow: int = 10, title: str | None = None, ax=None, scale: float = 0.6):
-    """Show a grid of grey images in [0, 1]; returns the Figure."""
-    grid = make_grid(images, nrow=nrow)
+    """Show a grid of grey images in [0, 1] (dark ink on white, thin grey separators).
+
+    Returns the Figure.
+    """
+    grid = make_grid(images, nrow=nrow, pad_value=0.25)
     if ax is None:
         h, w = grid.shape
         fig, ax = plt.subplots(figsize=(max(2.0, scale * w / 28), max(1.2, scale * h / 28)))
