@@ -6,7 +6,7 @@ VENV ?= .venv
 #   make lab TORCH_SPEC="torch>=2.2"
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
-NOTEBOOKS := notebooks solutions
+NOTEBOOKS := $(wildcard notebooks solutions)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600
 
 .PHONY: lab test setup setup-test lint format execute bench clean
