@@ -28,8 +28,9 @@ setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test
 
 ## make lab: set up, then open JupyterLab on notebooks/
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--ServerApp.allow_root=True)
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
 ## make test: set up, lint, then run every test (unit, notebooks via nbval, exercises, browser)
 test: setup-test
