@@ -154,7 +154,8 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def crash_midway(obj, f, *a, **k):
-        f.write(b"partial garbage")
+        with open(f, "wb") as fh:
+            fh.write(b"partial garbage")
         raise KeyboardInterrupt("power cut")
 
     monkeypatch.setattr(torch, "save", crash_midway)

@@ -19,7 +19,6 @@ import hashlib
 import os
 import shutil
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from .atomic import atomic_path
 
 __all__ = [
     "Split",
@@ -230,9 +231,10 @@ def _find_idx(root: Path, name: str) -> Path | None:
     return None
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, gz: bool | None = None) -> bytes:
+    gz = path.suffix == ".gz" if gz is None else gz
     try:
-        if path.suffix == ".gz":
+        if gz:
             with gzip.open(path, "rb") as f:
                 return f.read()
         return path.read_bytes()
@@ -253,7 +255,10 @@ def read_idx(path: str | os.PathLike, sha256: str | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file {path} not found")
-    raw = _read_bytes(path)
+    return _check_idx_bytes(path, _read_bytes(path), sha256)
+
+
+def _check_idx_bytes(path: Path, raw: bytes, sha256: str | None) -> np.ndarray:
     if sha256 is not None:
         digest = hashlib.sha256(raw).hexdigest()
         if digest != sha256:
@@ -315,21 +320,14 @@ def download_idx(
     root.mkdir(parents=True, exist_ok=True)
     url = base_url.rstrip("/") + "/" + name + ".gz"
     target = root / f"{name}.gz"
-    fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".part.gz", dir=root)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp:
-                    shutil.copyfileobj(resp, out)
-            except (urllib.error.URLError, OSError) as exc:
-                raise IDXError(
-                    f"could not download {url} ({exc}); check your connection, or copy "
-                    f"{name}.gz into {root} by hand"
-                ) from exc
-        read_idx(tmp_path := Path(tmp), sha256=sha256)
-        os.replace(tmp_path, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(target) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        except (urllib.error.URLError, OSError) as exc:
+            raise IDXError(
+                f"could not download {url} ({exc}); check your connection, or copy "
+                f"{name}.gz into {root} by hand"
+            ) from exc
+        _check_idx_bytes(tmp, _read_bytes(tmp, gz=True), sha256)
     return target
