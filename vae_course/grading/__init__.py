@@ -1,0 +1,110 @@
+"""Exercises and grading: checks with helpful messages, the exercise builder, the grader.
+
+For learners
+------------
+In an exercise notebook, a locked cell after each task runs::
+
+    from vae_course.grading import check
+    check("ex04.gaussian_kl", gaussian_kl)      # prints ✓ passed, or ✗ what is wrong and why
+
+The check calls your function on random and edge-case inputs (batch of 1, extreme
+values, float64, another device) and compares with the course's reference. Scores come
+only from the grader (``vae-course grade``), which re-runs the checks itself.
+
+Layout
+------
+``checks``  the registry, :class:`Check`, :func:`check`, :func:`run_check`, output helpers
+``ex04``    the checks of exercise set ex04_vae (one module per exercise set)
+``build``   notebook format: markers, nbgrader metadata, ``vae-course build-exercises``
+``runner``  ``vae-course grade``: one sandboxed child process per submission
+``_child``  the child's entry point (runs the learner's cells and functions, nothing else)
+
+How to add an exercise set (e.g. ex02_elbo)
+-------------------------------------------
+1. **Checks.** Create ``vae_course/grading/ex02.py`` with one :class:`Check` subclass per
+   graded task and register each (``register(MyCheck())`` at the bottom of the module);
+   import the module in this file (``from . import ex02``). A check defines:
+
+   * ``id = "ex02.log_mean_exp"`` and ``function = "log_mean_exp"`` (the name the
+     learner's function has in the notebook);
+   * ``cases(seed) -> list[Case]``: ``Case("batch of 1", {"x": tensor, ...})``; inputs are
+     tensors and plain values only (they are sent to the grading child with torch.save).
+     Derive all randomness from ``seed`` (``torch.Generator().manual_seed(seed)``);
+     ``inputs["seed"]`` (optional) seeds torch's global RNG before the call;
+   * ``run(fn, inputs) -> dict``: call the learner's ``fn`` and return named outputs
+     (tensors, numbers). It runs in the learner's process: do no judging here;
+   * ``reference(case)``: the expected result, from the course package (parent side);
+   * ``compare(case, out, expected) -> str | None``: ``out[name]`` is
+     :func:`~vae_course.grading.checks.describe`'s dict (``kind``, ``shape``, ``dtype``,
+     ``device``, ``requires_grad``, ``value``). Return ``None`` when right, else
+     "<case>: what is wrong: hint why" — never the reference code. Use
+     ``tensor_problem`` for type/shape/dtype/device, and ``diagnose(got, [(variant,
+     hint), ...])`` to recognise plausible wrong answers (wrong sign, mean vs sum, log-std
+     as log-variance ...);
+   * optional ``uses = ("gaussian_kl",)`` with ``references()``: while this task is
+     checked, those names in the learner's notebook are bound to the references, so an
+     earlier mistake does not cost twice.
+
+   Test every check in ``tests/test_grading_checks.py``: it passes the reference and
+   fails at least two plausible wrong answers with the expected hint.
+
+2. **Solution notebook** ``solutions/ex02_elbo.ipynb`` (the single source; author it with
+   nbformat from a throwaway script, then edit it in Jupyter if you like):
+
+   * notebook metadata ``metadata["vae_course"] = {"exercise": "ex02_elbo"}``;
+   * a locked setup cell importing what the tasks need, including
+     ``from vae_course.grading import check``;
+   * per task, a **solution cell**: ``def log_mean_exp(...)`` with the contract in its
+     docstring (inputs, shapes, return value, units), then the answer between
+     ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the first line inside may be
+     ``# hint: ...`` (one line), which becomes the stub's ``NotImplementedError`` message.
+     Metadata ``nbgrader = {"grade": False, "grade_id": "log_mean_exp", "locked":
+     False, "schema_version": 3, "solution": True}``;
+   * then a **check cell**, whose source is exactly ``check("ex02.log_mean_exp",
+     log_mean_exp)``, metadata ``nbgrader = {"grade": True, "grade_id":
+     "check_log_mean_exp", "locked": True, "points": 2, "schema_version": 3, "solution":
+     False}``. Points live here only (the grader reads them from the pristine exercise);
+   * other code cells are locked (``grade: False, locked: True, solution: False`` and a
+     ``grade_id``). A cell that only demonstrates (training, plots) and should not run
+     during grading gets ``metadata["vae_course"] = {"skip_in_grader": True}``; make it
+     print a friendly note instead of failing while tasks are unfinished
+     (``except NotImplementedError``), because exercises/ must run without errors.
+   * no keys other than nbgrader's inside ``metadata["nbgrader"]`` (its schema forbids them).
+
+3. **Build and execute**::
+
+       vae-course build-exercises            # solutions/*.ipynb -> exercises/*.ipynb
+       vae-course execute solutions/ex02_elbo.ipynb
+       python -m pytest --nbval --nbval-current-env \\
+           --nbval-sanitize-with tests/nbval_sanitize.cfg solutions/ex02_elbo.ipynb
+       vae-course grade exercises/ex02_elbo.ipynb solutions/ex02_elbo.ipynb
+
+   ``tests/test_grading_build.py`` fails when exercises/ is out of date, and
+   ``tests/test_grading_runner.py`` grades every solution (full points) and every
+   exercise (zero, "not attempted") automatically.
+"""
+
+from . import ex04  # noqa: F401  (registers the ex04 checks)
+from .checks import (
+    NOT_ATTEMPTED,
+    Case,
+    Check,
+    CheckResult,
+    all_checks,
+    check,
+    get_check,
+    register,
+    run_check,
+)
+
+__all__ = [
+    "check",
+    "run_check",
+    "CheckResult",
+    "Check",
+    "Case",
+    "register",
+    "get_check",
+    "all_checks",
+    "NOT_ATTEMPTED",
+]

@@ -1,0 +1,356 @@
+"""The check machinery: a registry of checks, and ``check()`` for instant feedback.
+
+A check tests one graded task (one function the learner writes) in three steps, so
+that the same logic serves a notebook (in-process, instant) and the grader
+(out-of-process, authoritative; see :mod:`vae_course.grading.runner`):
+
+1. ``cases(seed)`` builds the inputs: random and edge-case tensors, plain values only
+   (they travel to the grading child with ``torch.save``);
+2. ``run(fn, inputs)`` calls the learner's function on one case and returns a dict of
+   outputs. It runs wherever the learner's code lives; :func:`execute_case` wraps it and
+   turns every output into plain data with :func:`describe`;
+3. ``compare(case, out, expected)`` runs where the reference lives and returns ``None``
+   (correct) or a message that says what is wrong and hints at why, never the reference
+   code. ``expected = reference(case)`` is computed once per case with the course's own
+   implementation.
+
+A stub that raises ``NotImplementedError`` on every case is "not attempted".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+__all__ = [
+    "Case",
+    "Check",
+    "CheckResult",
+    "register",
+    "get_check",
+    "all_checks",
+    "describe",
+    "execute_case",
+    "judge",
+    "run_check",
+    "check",
+    "NOT_ATTEMPTED",
+]
+
+NOT_ATTEMPTED = "not attempted"
+MAX_MESSAGE = 300
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class CheckResult:
+    """The outcome of one check: ``status`` is "passed", "failed" or "not attempted"."""
+
+    task: str
+    status: str
+    message: str = ""
+    cases_failed: int = 0
+    cases_total: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def line(self) -> str:
+        """One line for the notebook: ``✓ ex04.gaussian_kl: passed (6 cases)``."""
+        if self.passed:
+            return f"✓ {self.task}: passed ({self.cases_total} cases)"
+        if self.status == NOT_ATTEMPTED:
+            return f"✗ {self.task}: {NOT_ATTEMPTED} ({self.message})"
+        return f"✗ {self.task}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.line()
+
+
+@dataclass
+class Case:
+    """One call of the learner's function: a name for messages, and plain inputs."""
+
+    name: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+class Check:
+    """Base class of a check. Subclasses set ``id``, ``function`` and define the methods.
+
+    ``id``: ``"exNN.name"``, used in check cells and the grader's table.
+    ``function``: the name the learner's function has in the notebook.
+    ``uses``: names of other graded functions this one may call; while it is checked,
+    those names are bound to the course's reference implementations (returned by
+    ``references()``) so an earlier mistake is not counted twice.
+    """
+
+    id: str = ""
+    function: str = ""
+    uses: tuple[str, ...] = ()
+
+    def cases(self, seed: int) -> list[Case]:
+        raise NotImplementedError
+
+    def run(self, fn: Callable, inputs: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reference(self, case: Case) -> Any:
+        """Expected result of ``case`` (anything ``compare`` understands); parent side only."""
+        return None
+
+    def compare(self, case: Case, out: dict[str, dict], expected: Any) -> str | None:
+        raise NotImplementedError
+
+    def references(self) -> dict[str, Callable]:
+        """Reference implementations for the names in ``uses``."""
+        return {}
+
+    def explain_error(self, case: Case, error: str) -> str:
+        """Turn an exception raised by the learner's function into a message with a hint."""
+        hint = ""
+        if "expected device" in error or "same device" in error:
+            hint = (
+                ": create new tensors on the device of the inputs or model "
+                "(torch.randn_like(mu), or device=mu.device / next(model.parameters()).device)"
+            )
+        elif "NotImplementedError" in error:
+            hint = ": this part is not implemented yet"
+        return f"{case.name}: raised {error}{hint}"
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def register(check_obj: Check) -> Check:
+    """Add a check to the registry (call once per check, at import of its module)."""
+    if not check_obj.id or not check_obj.function:
+        raise ValueError("a check needs an id ('exNN.name') and a function name")
+    if check_obj.id in _REGISTRY and type(_REGISTRY[check_obj.id]) is not type(check_obj):
+        raise ValueError(f"two checks are registered as {check_obj.id!r}")
+    _REGISTRY[check_obj.id] = check_obj
+    return check_obj
+
+
+def get_check(task_id: str) -> Check:
+    """The registered check called ``task_id``, or ``KeyError`` listing the known ones."""
+    try:
+        return _REGISTRY[task_id]
+    except KeyError:
+        raise KeyError(f"no check called {task_id!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def all_checks() -> dict[str, Check]:
+    return dict(_REGISTRY)
+
+
+# ----------------------------------------------------------------------------- outputs
+def describe(value: Any) -> dict[str, Any]:
+    """Plain-data description of a learner's output, safe to ``torch.save``/load.
+
+    Tensors become a plain CPU copy with shape, dtype, device and ``requires_grad``
+    (tensors on the ``meta`` device keep no values); numbers become floats; anything
+    else only records its type name.
+    """
+    if isinstance(value, torch.Tensor):
+        t = value.detach()
+        if type(t) is not torch.Tensor:
+            t = t.as_subclass(torch.Tensor)
+        info = {
+            "kind": "tensor",
+            "shape": tuple(int(s) for s in t.shape),
+            "dtype": str(t.dtype).replace("torch.", ""),
+            "device": t.device.type,
+            "requires_grad": bool(value.requires_grad),
+            "value": None,
+        }
+        if t.device.type != "meta":
+            info["value"] = t.to("cpu").clone().contiguous()
+        return info
+    if isinstance(value, bool):
+        return {"kind": "number", "value": float(value), "type": "bool"}
+    if isinstance(value, (int, float)):
+        return {"kind": "number", "value": float(value), "type": type(value).__name__}
+    if value is None:
+        return {"kind": "none"}
+    return {"kind": "other", "type": type(value).__name__[:60]}
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    text = " ".join(text.split())
+    return text[:MAX_MESSAGE] + ("…" if len(text) > MAX_MESSAGE else "")
+
+
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def _bound_references(fn: Callable, names: dict[str, Callable]):
+    """Temporarily bind ``names`` to the references in the globals of ``fn``."""
+    g = getattr(fn, "__globals__", None)
+    saved = {}
+    if isinstance(g, dict):
+        for name, ref in names.items():
+            saved[name] = g.get(name, _MISSING)
+            g[name] = ref
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is _MISSING:
+                g.pop(name, None)
+            else:
+                g[name] = old
+
+
+def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
+    """Call the learner's function on one case; return described outputs or the error.
+
+    Returns ``{"outputs": {name: describe(...)}}`` or ``{"error": "...",
+    "not_implemented": bool}``. Never raises for an ``Exception`` from the learner's code.
+    The caller's random state is restored afterwards.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(case.inputs.get("seed", 0)))
+        try:
+            with _bound_references(fn, check_obj.references()):
+                raw = check_obj.run(fn, case.inputs)
+        except NotImplementedError as exc:
+            return {"error": _error_text(exc), "not_implemented": True}
+        except Exception as exc:
+            return {"error": _error_text(exc), "not_implemented": False}
+    return {"outputs": {k: describe(v) for k, v in raw.items()}}
+
+
+def judge(
+    check_obj: Check, cases: list[Case], results: list[dict | None], expected: list
+) -> CheckResult:
+    """Compare every case's result with the reference and summarise as one result.
+
+    ``results[i]`` is what :func:`execute_case` returned for ``cases[i]`` (or ``None`` if
+    it never came back). The message names the first failing case.
+    """
+    messages: list[str] = []
+    not_implemented = 0
+    for case, res, exp in zip(cases, results, expected, strict=True):
+        if res is None:
+            messages.append(f"{case.name}: no result came back")
+            continue
+        if "error" in res:
+            not_implemented += bool(res.get("not_implemented"))
+            messages.append(check_obj.explain_error(case, str(res["error"])[:MAX_MESSAGE]))
+            continue
+        try:
+            msg = check_obj.compare(case, res["outputs"], exp)
+        except Exception as exc:  # malformed output the comparison did not foresee
+            msg = f"{case.name}: could not compare the output ({_error_text(exc)})"
+        if msg:
+            messages.append(msg)
+    n = len(cases)
+    if not_implemented == n:
+        return CheckResult(
+            check_obj.id,
+            NOT_ATTEMPTED,
+            f"{check_obj.function} still raises NotImplementedError",
+            n,
+            n,
+        )
+    if not messages:
+        return CheckResult(check_obj.id, "passed", "", 0, n)
+    first = messages[0]
+    more = f" [{len(messages)} of {n} cases failed]" if len(messages) > 1 else ""
+    return CheckResult(check_obj.id, "failed", first + more, len(messages), n)
+
+
+# ----------------------------------------------------------------------------- in notebook
+def _fresh_seed() -> int:
+    return int.from_bytes(os.urandom(4), "little") % (2**31)
+
+
+def run_check(task_id: str, fn: Callable, *, seed: int | None = None) -> CheckResult:
+    """Run check ``task_id`` on ``fn`` in this process and return the result (no printing)."""
+    check_obj = get_check(task_id)
+    if not callable(fn):
+        return CheckResult(task_id, "failed", f"expected a function, got {type(fn).__name__}", 1, 1)
+    seed = _fresh_seed() if seed is None else int(seed)
+    cases = check_obj.cases(seed)
+    results = [execute_case(check_obj, fn, c) for c in cases]
+    expected = [check_obj.reference(c) for c in cases]
+    return judge(check_obj, cases, results, expected)
+
+
+def check(task_id: str, fn: Callable, *, seed: int | None = None) -> None:
+    """Check ``fn`` against the reference and print one line: ✓ passed, or ✗ and why.
+
+    For instant feedback in a notebook: ``check("ex04.gaussian_kl", gaussian_kl)``.
+    The score the grader gives comes from its own run, not from this line.
+    """
+    print(run_check(task_id, fn, seed=seed).line())
+
+
+# ----------------------------------------------------------------------------- helpers for checks
+def tensor_problem(
+    case: Case,
+    out: dict,
+    name: str,
+    *,
+    shape: tuple | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+    what: str = "a torch.Tensor",
+) -> str | None:
+    """Common structural checks of one output: a tensor, with the given shape/dtype/device."""
+    o = out.get(name, {"kind": "none"})
+    if o["kind"] != "tensor":
+        got = o.get("type", o["kind"])
+        if o["kind"] == "none":
+            got = "None (did you forget to return it?)"
+        return f"{case.name}: expected {what}, got {got}"
+    if shape is not None and tuple(o["shape"]) != tuple(shape):
+        return f"{case.name}: expected shape {tuple(shape)}, got {tuple(o['shape'])}"
+    if device is not None and o["device"] != device:
+        return (
+            f"{case.name}: the result is on {o['device']} but the input was on {device}: "
+            "create new tensors on the input's device (e.g. torch.randn_like(mu))"
+        )
+    if dtype is not None and o["dtype"] != dtype:
+        return (
+            f"{case.name}: expected dtype {dtype} (the inputs' dtype), got {o['dtype']}: "
+            "don't hard-code a dtype; build new tensors with *_like or x.new_*"
+        )
+    return None
+
+
+def close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-4) -> bool:
+    """allclose for float tensors of the same shape (NaN never matches)."""
+    if a is None or b is None or tuple(a.shape) != tuple(b.shape):
+        return False
+    a64, b64 = a.double(), b.to(a.device).double()
+    return bool(torch.isfinite(a64).all()) and bool(torch.allclose(a64, b64, rtol=rtol, atol=atol))
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    d = (a.double() - b.double()).abs()
+    return float(d.max()) if d.numel() else 0.0
+
+
+def diagnose(got: torch.Tensor, variants: list[tuple[torch.Tensor, str]], **tol) -> str | None:
+    """The hint of the first plausible wrong answer that ``got`` matches, else None."""
+    for value, hint in variants:
+        if value is not None and close(got, value, **tol):
+            return hint
+    return None
+
+
+def fmt(x: float) -> str:
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    return f"{x:.4g}"

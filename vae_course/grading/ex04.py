@@ -1,0 +1,705 @@
+"""Checks of exercise set ``ex04_vae`` (notebook 04, the full VAE).
+
+Tasks (function the learner writes → check id):
+
+* ``reparameterize(mu, logvar)`` → ``ex04.reparameterize``
+* ``gaussian_kl(mu, logvar)`` → ``ex04.gaussian_kl``
+* ``bernoulli_log_likelihood(x, logits)`` → ``ex04.bernoulli_log_likelihood``
+* ``vae_loss(x, x_logits, mu, logvar, beta=1.0)`` → ``ex04.vae_loss``
+* ``train_step(model, optimizer, x, beta=1.0)`` → ``ex04.train_step``
+* ``sample_prior(model, n, temperature=1.0)`` → ``ex04.sample_prior``
+
+References are the course's own implementations (:mod:`vae_course.losses`,
+:mod:`vae_course.models`); messages name the symptom and a likely cause.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..losses import bernoulli_log_likelihood as ref_bernoulli
+from ..losses import elbo as ref_elbo
+from ..losses import gaussian_kl as ref_kl
+from ..models import MLPVAE
+from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+
+__all__ = [
+    "Reparameterize",
+    "GaussianKL",
+    "BernoulliLogLikelihood",
+    "VAELoss",
+    "TrainStep",
+    "SamplePrior",
+    "FixedNoiseVAE",
+    "LatentProbe",
+    "other_device",
+]
+
+
+def other_device() -> str:
+    """A device other than the CPU for device checks: CUDA when present, else ``meta``.
+
+    ``meta`` tensors have shapes but no data; mixing them with CPU tensors raises the
+    same "expected device" error a GPU tensor would, so hard-coded devices are caught
+    on any machine.
+    """
+    return "cuda" if torch.cuda.is_available() else "meta"
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed) % (2**63))
+
+
+def ref_vae_loss(x, x_logits, mu, logvar, beta=1.0):
+    """Reference of the ``vae_loss`` task: mean over the batch of −log p(x|z) + β·KL."""
+    return ref_elbo(x, x_logits, mu, logvar, beta=beta)["loss"]
+
+
+def _values(out: dict, name: str) -> torch.Tensor | None:
+    o = out.get(name, {})
+    return o.get("value") if o.get("kind") == "tensor" else None
+
+
+# ============================================================================ reparameterize
+class Reparameterize(Check):
+    id = "ex04.reparameterize"
+    function = "reparameterize"
+
+    def cases(self, seed):
+        g = _gen(seed)
+
+        def pair(*shape, dtype=torch.float32):
+            mu = torch.randn(*shape, generator=g, dtype=dtype) * 2
+            logvar = torch.rand(*shape, generator=g, dtype=dtype) * 5 - 3
+            return mu, logvar
+
+        n = 10_000
+        mu_big = torch.tensor([1.5, -2.0, 0.0]).expand(n, 3).clone()
+        lv_big = torch.tensor([math.log(4.0), math.log(0.25), 0.0]).expand(n, 3).clone()
+        cases = [
+            Case("batch of 64, D=20", dict(zip(("mu", "logvar"), pair(64, 20), strict=True))),
+            Case("batch of 1", dict(zip(("mu", "logvar"), pair(1, 5), strict=True))),
+            Case(
+                "3-D input (K=3, B=5, D=4)", dict(zip(("mu", "logvar"), pair(3, 5, 4), strict=True))
+            ),
+            Case(
+                "float64 input",
+                dict(zip(("mu", "logvar"), pair(8, 3, dtype=torch.float64), strict=True)),
+            ),
+            Case(
+                f"{n} samples with σ = (2, 0.5, 1)", {"mu": mu_big, "logvar": lv_big, "stats": True}
+            ),
+            Case("inputs on another device", {"device": True, "shape": (8, 4)}),
+        ]
+        for i, c in enumerate(cases):
+            c.inputs["seed"] = int(seed) + i
+        return cases
+
+    def run(self, fn, inputs):
+        if inputs.get("device"):
+            dev = other_device()
+            mu = torch.zeros(inputs["shape"], device=dev)
+            logvar = torch.zeros(inputs["shape"], device=dev)
+            return {"z": fn(mu, logvar), "input_device": torch.empty(0, device=dev)}
+        mu = inputs["mu"].clone().requires_grad_(True)
+        logvar = inputs["logvar"].clone().requires_grad_(True)
+        z = fn(mu, logvar)
+        out = {"z": z}
+        if isinstance(z, torch.Tensor) and z.requires_grad and z.shape == mu.shape:
+            g_mu, g_lv = torch.autograd.grad(z.sum(), (mu, logvar), allow_unused=True)
+            out["grad_mu"], out["grad_logvar"] = g_mu, g_lv
+        return out
+
+    def compare(self, case, out, expected):
+        inp = case.inputs
+        if inp.get("device"):
+            dev = out.get("input_device", {}).get("device", other_device())
+            return tensor_problem(case, out, "z", shape=inp["shape"], device=dev)
+        mu, logvar = inp["mu"], inp["logvar"]
+        dtype = str(mu.dtype).replace("torch.", "")
+        problem = tensor_problem(case, out, "z", shape=mu.shape, dtype=dtype)
+        if problem:
+            if out["z"].get("kind") == "tensor" and tuple(out["z"]["shape"])[-1:] == (
+                2 * mu.shape[-1],
+            ):
+                problem += ": return one z per mean (same shape as mu), not mu and logvar joined"
+            return problem
+        z = out["z"]["value"].double()
+        if not torch.isfinite(z).all():
+            return f"{case.name}: z contains NaN/inf"
+        mu64, lv64 = mu.double(), logvar.double()
+        if not out["z"]["requires_grad"]:
+            return (
+                f"{case.name}: z does not depend on mu and logvar in the autograd graph: "
+                "build z from them with differentiable operations (no .detach(), "
+                "torch.no_grad(), .item() or torch.normal(mu, std)) so the encoder can learn"
+            )
+        g_mu, g_lv = _values(out, "grad_mu"), _values(out, "grad_logvar")
+        if g_mu is None or not close(g_mu, torch.ones_like(mu)):
+            return (
+                f"{case.name}: ∂z/∂mu should be 1 for every element: the mean must enter z "
+                "as a plain sum, z = mu + (noise term); sampling functions like "
+                "torch.normal do not pass gradients"
+            )
+        want = 0.5 * (z - mu64)
+        if g_lv is None or not close(g_lv, want, rtol=1e-3, atol=1e-4):
+            hint = (
+                diagnose(
+                    g_lv,
+                    [
+                        (
+                            z - mu64,
+                            "z's spread is exp(logvar), the variance — did you use logvar as "
+                            "log-std? σ = exp(logvar / 2)",
+                        ),
+                        (
+                            (z - mu64) / lv64,
+                            "logvar is used directly as σ; σ = exp(logvar / 2)",
+                        ),
+                    ],
+                    rtol=1e-3,
+                    atol=1e-4,
+                )
+                if g_lv is not None
+                else "no gradient reaches logvar"
+            )
+            return f"{case.name}: ∂z/∂logvar is wrong: " + (
+                hint or "the noise must be scaled by σ = exp(logvar / 2)"
+            )
+        if inp.get("stats"):
+            eps = (z - mu64) / torch.exp(0.5 * lv64)
+            if float(eps.std(dim=0).max()) < 1e-6:
+                if float(eps.abs().max()) < 1e-6:
+                    return f"{case.name}: z equals mu: add the noise σ·ε"
+                return (
+                    f"{case.name}: every example got the same ε: draw a fresh ε for every "
+                    "element (same shape as mu)"
+                )
+            m, s = eps.mean(0), eps.std(0)
+            if float(m.abs().max()) > 0.05 or float((s - 1).abs().max()) > 0.05:
+                hint = "ε must be standard normal (torch.randn_like(mu))"
+                if float((m - 0.5).abs().max()) < 0.05 and float(eps.min()) >= -1e-6:
+                    hint = "ε looks uniform on [0, 1): use torch.randn_like, not torch.rand_like"
+                return (
+                    f"{case.name}: (z − mu)/σ has mean {fmt(float(m.mean()))} and std "
+                    f"{fmt(float(s.mean()))}, expected 0 and 1: {hint}"
+                )
+            corr = torch.corrcoef(eps.T)
+            off = corr - torch.eye(corr.shape[0], dtype=corr.dtype)
+            if float(off.abs().max()) > 0.1:
+                return (
+                    f"{case.name}: the noise of different latent dimensions is correlated: "
+                    "draw independent ε for every element"
+                )
+        return None
+
+
+# ============================================================================ gaussian_kl
+class GaussianKL(Check):
+    id = "ex04.gaussian_kl"
+    function = "gaussian_kl"
+
+    def cases(self, seed):
+        g = _gen(seed)
+
+        def pair(b, d, scale=2.0, dtype=torch.float32):
+            mu = torch.randn(b, d, generator=g, dtype=dtype) * scale
+            logvar = torch.randn(b, d, generator=g, dtype=dtype) * scale
+            return {"mu": mu, "logvar": logvar}
+
+        extreme = {
+            "mu": torch.tensor([[50.0, -50.0, 0.0, 1e-3], [0.0, 0.0, 0.0, 0.0]]),
+            "logvar": torch.tensor([[-20.0, 8.0, 0.0, -1e-3], [10.0, -30.0, 0.0, 0.0]]),
+        }
+        return [
+            Case("batch of 64, D=20", pair(64, 20)),
+            Case("batch of 1", pair(1, 5)),
+            Case("one latent dimension (B=7, D=1)", pair(7, 1)),
+            Case(
+                "q equal to the prior (mu=0, logvar=0)",
+                {"mu": torch.zeros(4, 3), "logvar": torch.zeros(4, 3)},
+            ),
+            Case("extreme values (|mu| = 50, logvar from -30 to 10)", extreme),
+            Case("float64 input", pair(6, 3, dtype=torch.float64)),
+        ]
+
+    def run(self, fn, inputs):
+        return {"kl": fn(inputs["mu"].clone(), inputs["logvar"].clone())}
+
+    def reference(self, case):
+        return ref_kl(case.inputs["mu"], case.inputs["logvar"])
+
+    def compare(self, case, out, expected):
+        mu, logvar = case.inputs["mu"], case.inputs["logvar"]
+        b, d = mu.shape
+        o = out.get("kl", {})
+        problem = tensor_problem(case, out, "kl", shape=(b,))
+        if problem:
+            if o.get("kind") == "tensor":
+                if tuple(o["shape"]) == (b, d):
+                    problem += ": sum the KL over latent dimensions (dim=1)"
+                elif tuple(o["shape"]) in ((), (1,)):
+                    problem += ": return one KL per example; sum over dim=1 only, not the batch"
+            return problem
+        dtype = str(mu.dtype).replace("torch.", "")
+        problem = tensor_problem(case, out, "kl", dtype=dtype)
+        if problem:
+            return problem
+        got = o["value"].double()
+        exp = expected.double()
+        if close(got, exp, rtol=1e-4, atol=1e-4):
+            return None
+        if not torch.isfinite(got).all():
+            return (
+                f"{case.name}: got NaN/inf where the KL is finite: use exp(logvar) for σ² and "
+                "logvar itself for log σ² (never log(exp(...)) or a division by σ)"
+            )
+        mu64, lv64 = mu.double(), logvar.double()
+        log_std_as_lv = 0.5 * (mu64**2 + torch.exp(2 * lv64) - 1 - 2 * lv64).sum(1)
+        hint = diagnose(
+            got,
+            [
+                (-exp, "wrong sign: a KL divergence is never negative"),
+                (2 * exp, "twice the KL: you dropped the factor 1/2"),
+                (exp / d, "you averaged over latent dimensions; sum them"),
+                (exp + 0.5 * d, "the −1 inside the sum is missing (the KL of q = p is 0)"),
+                (exp - 0.5 * (mu64**2).sum(1), "the μ² term is missing"),
+                (log_std_as_lv, "did you use logvar as log-std? σ² = exp(logvar)"),
+            ],
+        )
+        worst = int((got - exp).abs().argmax())
+        return f"{case.name}: KL of example {worst} is {fmt(float(got[worst]))} nats, expected " + (
+            f"{fmt(float(exp[worst]))}: "
+            + (hint or "compare your formula term by term with the notebook's")
+        )
+
+
+# ============================================================================ bernoulli
+class BernoulliLogLikelihood(Check):
+    id = "ex04.bernoulli_log_likelihood"
+    function = "bernoulli_log_likelihood"
+
+    def cases(self, seed):
+        g = _gen(seed)
+        shape = (16, 1, 28, 28)
+        x_bin = (torch.rand(shape, generator=g) < 0.3).float()
+        x_cont = torch.rand(shape, generator=g)
+        logits = torch.randn(shape, generator=g) * 3
+        ext_x = torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.5, 1.0]])
+        ext_l = torch.tensor([[-100.0, 100.0, 100.0, -100.0, 100.0, 0.0]])
+        return [
+            Case("binary MNIST-shaped batch (16, 1, 28, 28)", {"x": x_bin, "logits": logits}),
+            Case("grey values in [0, 1]", {"x": x_cont, "logits": logits.flip(0)}),
+            Case("batch of 1", {"x": x_bin[:1], "logits": logits[:1]}),
+            Case(
+                "flat input (B, 784)",
+                {"x": x_bin[:4].reshape(4, 784), "logits": logits[:4].reshape(4, 784)},
+            ),
+            Case(
+                "extreme logits ±100",
+                {"x": ext_x.expand(3, 6).clone(), "logits": ext_l.expand(3, 6).clone()},
+            ),
+            Case("float64 input", {"x": x_cont[:2].double(), "logits": logits[:2].double()}),
+        ]
+
+    def run(self, fn, inputs):
+        return {"ll": fn(inputs["x"].clone(), inputs["logits"].clone())}
+
+    def reference(self, case):
+        return ref_bernoulli(case.inputs["x"], case.inputs["logits"])
+
+    def compare(self, case, out, expected):
+        x, logits = case.inputs["x"], case.inputs["logits"]
+        b = x.shape[0]
+        o = out.get("ll", {})
+        problem = tensor_problem(case, out, "ll", shape=(b,))
+        if problem:
+            if o.get("kind") == "tensor":
+                if tuple(o["shape"]) in ((), (1,)) and b > 1:
+                    problem += ": return one value per example; sum over pixels, not the batch"
+                elif len(o["shape"]) > 1:
+                    problem += ": sum over every pixel dimension (all but the batch dimension)"
+            return problem
+        problem = tensor_problem(case, out, "ll", dtype=str(x.dtype).replace("torch.", ""))
+        if problem:
+            return problem
+        got, exp = o["value"].double(), expected.double()
+        if close(got, exp, rtol=1e-4, atol=1e-3):
+            return None
+        if not torch.isfinite(got).all():
+            if logits.abs().max() >= 100:
+                hint = (
+                    "sigmoid then log underflows for large |logits|; compute it from the "
+                    "logits directly (F.binary_cross_entropy_with_logits, or x·l − softplus(l))"
+                )
+            else:
+                hint = "logits are unbounded reals, not probabilities: don't take their log"
+            return f"{case.name}: got NaN/inf: {hint}"
+        x64, l64 = x.double(), logits.double()
+        per_px = exp / x[0].numel()
+        twice = (
+            -F.binary_cross_entropy_with_logits(torch.sigmoid(l64), x64, reduction="none")
+            .reshape(b, -1)
+            .sum(1)
+        )
+        hint = diagnose(
+            got,
+            [
+                (
+                    -exp,
+                    "wrong sign: this is the BCE loss; the log-likelihood is its negative (≤ 0)",
+                ),
+                (per_px, "you averaged over pixels; sum them (nats per example)"),
+                (exp * b, "summed over the batch too; keep one value per example"),
+                (twice, "sigmoid applied twice: pass the raw logits to the with-logits loss"),
+            ],
+            rtol=1e-4,
+            atol=1e-3,
+        )
+        worst = int((got - exp).abs().argmax())
+        return (
+            f"{case.name}: log-likelihood of example {worst} is {fmt(float(got[worst]))} nats, "
+            f"expected {fmt(float(exp[worst]))}: "
+            + (hint or "sum x·log p + (1 − x)·log(1 − p) over pixels, with p = sigmoid(logits)")
+        )
+
+
+# ============================================================================ vae_loss
+class VAELoss(Check):
+    id = "ex04.vae_loss"
+    function = "vae_loss"
+    uses = ("gaussian_kl", "bernoulli_log_likelihood")
+
+    def references(self):
+        return {"gaussian_kl": ref_kl, "bernoulli_log_likelihood": ref_bernoulli}
+
+    def cases(self, seed):
+        g = _gen(seed)
+
+        def batch(b, beta):
+            return {
+                "x": (torch.rand(b, 1, 28, 28, generator=g) < 0.3).float(),
+                "x_logits": torch.randn(b, 1, 28, 28, generator=g) * 2,
+                "mu": torch.randn(b, 8, generator=g),
+                "logvar": torch.randn(b, 8, generator=g) * 0.5,
+                "beta": beta,
+            }
+
+        return [
+            Case("batch of 32, beta=1", batch(32, 1.0)),
+            Case("beta=4", batch(16, 4.0)),
+            Case("beta=0", batch(16, 0.0)),
+            Case("beta=0.5, batch of 1", batch(1, 0.5)),
+        ]
+
+    def run(self, fn, inputs):
+        t = {
+            k: inputs[k].clone().requires_grad_(k != "x") for k in ("x", "x_logits", "mu", "logvar")
+        }
+        return {"loss": fn(t["x"], t["x_logits"], t["mu"], t["logvar"], beta=inputs["beta"])}
+
+    def _parts(self, case):
+        i = case.inputs
+        rec = ref_bernoulli(i["x"], i["x_logits"]).double()
+        kl = ref_kl(i["mu"], i["logvar"]).double()
+        return rec, kl, float(i["beta"])
+
+    def reference(self, case):
+        rec, kl, beta = self._parts(case)
+        return (-rec + beta * kl).mean()
+
+    def compare(self, case, out, expected):
+        o = out.get("loss", {})
+        b = case.inputs["x"].shape[0]
+        problem = tensor_problem(case, out, "loss", shape=(), what="a scalar tensor")
+        if problem:
+            if o.get("kind") == "number":
+                problem += (
+                    ": don't call .item() or float(); return the tensor so loss.backward() works"
+                )
+            elif o.get("kind") == "tensor" and tuple(o["shape"]) == (b,):
+                problem += ": average over the batch to get one scalar loss"
+            return problem
+        if not o["requires_grad"]:
+            return (
+                f"{case.name}: the loss is not connected to x_logits, mu and logvar in the "
+                "autograd graph (no .detach(), .item() or torch.tensor(...) on the way)"
+            )
+        got = o["value"].double()
+        if close(got, expected, rtol=1e-4, atol=1e-3):
+            return None
+        rec, kl, beta = self._parts(case)
+        hint = diagnose(
+            got,
+            [
+                (-expected, "wrong sign: return the *negative* ELBO, the quantity to minimise"),
+                ((-rec + kl).mean(), "beta has no effect: weight the KL term by beta"),
+                ((-beta * rec + kl).mean(), "beta multiplies the KL term, not the reconstruction"),
+                ((-rec - beta * kl).mean(), "the KL term is a penalty: add β·KL to −log p(x|z)"),
+                ((rec - beta * kl).mean(), "this is the ELBO itself; the loss is its negative"),
+                ((-rec + beta * kl).sum(), "you summed over the batch; take the mean"),
+            ],
+            rtol=1e-4,
+            atol=1e-3,
+        )
+        return (
+            f"{case.name}: loss is {fmt(float(got))}, expected {fmt(float(expected))}: "
+            + (hint or "mean over the batch of −log p(x|z) + β·KL, in nats")
+            + " (checked with the course's gaussian_kl and bernoulli_log_likelihood in place of yours)"
+        )
+
+
+# ============================================================================ train_step
+class FixedNoiseVAE(MLPVAE):
+    """An MLPVAE whose sampling noise ε is fixed, so a training step is deterministic.
+
+    ``forward`` uses ``z = mu + exp(logvar / 2) · noise[:B]``: however often a learner's
+    step calls the model, it sees the same z.
+    """
+
+    noise: torch.Tensor | None = None
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * self.noise[: mu.shape[0]].to(mu)
+        return {"x_logits": self.decode(z), "mu": mu, "logvar": logvar, "z": z}
+
+
+_STEP_CONFIG = {"latent_dim": 3, "hidden_dims": (16,), "image_shape": (1, 6, 6)}
+_STEP_LR = 0.1
+_STEP_COUNT = 2
+
+
+def _step_model(inputs) -> tuple[FixedNoiseVAE, torch.optim.Optimizer]:
+    model = FixedNoiseVAE(**_STEP_CONFIG)
+    model.load_state_dict(inputs["state"])
+    model.noise = inputs["noise"].clone()
+    return model, torch.optim.SGD(model.parameters(), lr=_STEP_LR)
+
+
+def _flat_params(model) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def _ref_steps(inputs, *, zero_grad=True, step=True, use_beta=True):
+    model, opt = _step_model(inputs)
+    losses = []
+    for _ in range(_STEP_COUNT):
+        x = inputs["x"]
+        out = model(x)
+        beta = inputs["beta"] if use_beta else 1.0
+        loss = ref_vae_loss(x, out["x_logits"], out["mu"], out["logvar"], beta=beta)
+        if zero_grad:
+            opt.zero_grad()
+        loss.backward()
+        if step:
+            opt.step()
+        losses.append(loss.item())
+    return losses, _flat_params(model)
+
+
+class TrainStep(Check):
+    id = "ex04.train_step"
+    function = "train_step"
+    uses = ("vae_loss",)
+
+    def references(self):
+        return {"vae_loss": ref_vae_loss}
+
+    def cases(self, seed):
+        g = _gen(seed)
+        torch_state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(int(seed) % (2**63))
+            state = {k: v.clone() for k, v in MLPVAE(**_STEP_CONFIG).state_dict().items()}
+        finally:
+            torch.random.set_rng_state(torch_state)
+
+        def case(b, beta):
+            return {
+                "state": state,
+                "x": torch.rand(b, *_STEP_CONFIG["image_shape"], generator=g),
+                "noise": torch.randn(b, _STEP_CONFIG["latent_dim"], generator=g),
+                "beta": beta,
+            }
+
+        return [
+            Case("two steps on a batch of 8, beta=1 (SGD, lr=0.1)", case(8, 1.0)),
+            Case("two steps, beta=3", case(8, 3.0)),
+            Case("two steps on a batch of 1", case(1, 1.0)),
+        ]
+
+    def run(self, fn, inputs):
+        model, opt = _step_model(inputs)
+        out = {}
+        for i in range(_STEP_COUNT):
+            out[f"loss_{i + 1}"] = fn(model, opt, inputs["x"].clone(), beta=inputs["beta"])
+        out["params"] = _flat_params(model)
+        return out
+
+    def reference(self, case):
+        return _ref_steps(case.inputs)
+
+    def compare(self, case, out, expected):
+        losses, params = expected
+        got_losses = []
+        for i in range(1, _STEP_COUNT + 1):
+            o = out.get(f"loss_{i}", {"kind": "none"})
+            if o["kind"] == "tensor" and tuple(o["shape"]) in ((), (1,)) and o["value"] is not None:
+                got_losses.append(float(o["value"].reshape(())))
+            elif o["kind"] == "number":
+                got_losses.append(o["value"])
+            else:
+                kind = (
+                    "None (did you forget to return it?)"
+                    if o["kind"] == "none"
+                    else o.get("type", o.get("shape"))
+                )
+                return (
+                    f"{case.name}: step {i} should return the loss as a float (loss.item()), "
+                    f"got {kind}"
+                )
+        p = _values(out, "params")
+        if p is None or p.shape != params.shape:
+            return f"{case.name}: the model's parameters could not be read back after the steps"
+
+        def same(ls, ps):
+            return all(
+                math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-3)
+                for a, b in zip(got_losses, ls, strict=True)
+            ) and close(p, ps, rtol=1e-4, atol=1e-5)
+
+        if same(losses, params):
+            return None
+        variants = [
+            (
+                {"step": False},
+                "the parameters did not change: call optimizer.step() after backward",
+            ),
+            (
+                {"zero_grad": False},
+                "gradients accumulate across steps: call optimizer.zero_grad() every step",
+            ),
+        ]
+        if case.inputs["beta"] != 1.0:
+            variants.append(({"use_beta": False}, "beta is ignored: pass beta to vae_loss"))
+        for kwargs, hint in variants:
+            if same(*_ref_steps(case.inputs, **kwargs)):
+                return f"{case.name}: {hint}"
+        for i, (got, want) in enumerate(zip(got_losses, losses, strict=True), start=1):
+            if not math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-3):
+                return (
+                    f"{case.name}: step {i} returned loss {fmt(got)}, expected {fmt(want)}: "
+                    "return this batch's vae_loss (with beta), computed before the update"
+                )
+        return (
+            f"{case.name}: the parameters after {_STEP_COUNT} steps differ from the reference: "
+            "one step is zero_grad → forward (model(x)) → vae_loss → backward → step"
+        )
+
+
+# ============================================================================ sample_prior
+class LatentProbe(nn.Module):
+    """A stand-in decoder for checking samplers: its logits are z itself.
+
+    Has what ``sample_prior`` may use: ``latent_dim``, ``decode(z)`` (returns logits of
+    shape (n, 1, 1, latent_dim)) and parameters on the model's device.
+    """
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = int(latent_dim)
+        self.image_shape = (1, 1, self.latent_dim)
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
+            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"expected z of shape (n, {self.latent_dim}), got {got}")
+        return (z + self.anchor).reshape(z.shape[0], *self.image_shape)
+
+
+class SamplePrior(Check):
+    id = "ex04.sample_prior"
+    function = "sample_prior"
+
+    def cases(self, seed):
+        return [
+            Case("10000 samples, temperature 1", {"n": 10_000, "d": 4, "t": 1.0, "seed": seed}),
+            Case(
+                "10000 samples, temperature 0.5", {"n": 10_000, "d": 3, "t": 0.5, "seed": seed + 1}
+            ),
+            Case("n = 1", {"n": 1, "d": 5, "t": 1.0, "seed": seed + 2}),
+            Case(
+                "model on another device",
+                {"n": 6, "d": 2, "t": 1.0, "seed": seed + 3, "device": True},
+            ),
+        ]
+
+    def run(self, fn, inputs):
+        probe = LatentProbe(inputs["d"])
+        dev = other_device() if inputs.get("device") else "cpu"
+        probe = probe.to(dev)
+        return {
+            "x": fn(probe, inputs["n"], temperature=inputs["t"]),
+            "model_device": torch.empty(0, device=dev),
+        }
+
+    def compare(self, case, out, expected):
+        n, d, t = case.inputs["n"], case.inputs["d"], case.inputs["t"]
+        dev = out.get("model_device", {}).get("device", "cpu")
+        o = out.get("x", {})
+        problem = tensor_problem(
+            case, out, "x", shape=(n, 1, 1, d), device=dev, what="a tensor of images"
+        )
+        if problem:
+            if o.get("kind") == "tensor" and tuple(o["shape"]) == (n, d):
+                problem += (
+                    ": return the decoded images, model.decode(z) (passed through sigmoid), not z"
+                )
+            return problem
+        if o["requires_grad"]:
+            return f"{case.name}: the samples carry an autograd graph: sample under torch.no_grad()"
+        if dev == "meta":
+            return None
+        x = o["value"].double()
+        if not torch.isfinite(x).all() or float(x.min()) < 0 or float(x.max()) > 1:
+            return (
+                f"{case.name}: values outside [0, 1]: return probabilities, "
+                "torch.sigmoid(model.decode(z)), not logits"
+            )
+        z = torch.logit(x.clamp(1e-12, 1 - 1e-12)).reshape(n, d)
+        if n < 100:
+            return None
+        if float(z.std(0).max()) < 1e-6:
+            return f"{case.name}: every sample is the same: draw a fresh z for every sample"
+        m, s = float(z.mean()), float(z.std(0).mean())
+        if abs(m) > 0.05 * max(t, 0.2) + 0.03 or abs(s - t) > 0.05 * t:
+            if float(z.min()) >= -1e-4 and abs(m - t / 2) < 0.05:
+                hint = "z looks uniform: draw from the standard normal prior (torch.randn)"
+            elif abs(s - t * t) < 0.05 * t and t != 1:
+                hint = "scale ε by the temperature itself (a standard deviation), not its square"
+            elif abs(s - 1) < 0.05 and t != 1:
+                hint = "the temperature is ignored: z = temperature · ε"
+            else:
+                hint = "z must be drawn from N(0, temperature² I)"
+            return (
+                f"{case.name}: the latent codes have mean {fmt(m)} and std {fmt(s)}, "
+                f"expected 0 and {fmt(t)}: {hint}"
+            )
+        return None
+
+
+for _c in (
+    Reparameterize(),
+    GaussianKL(),
+    BernoulliLogLikelihood(),
+    VAELoss(),
+    TrainStep(),
+    SamplePrior(),
+):
+    register(_c)
