@@ -55,8 +55,8 @@ def _clean(source: str) -> str:
 def _short(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError):
         return f"SyntaxError: {exc.msg} (line {exc.lineno})"
-    if isinstance(exc, MemoryError):
-        return "MemoryError: ran out of memory (the grader's memory limit)"
+    if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc):
+        return "MemoryError: ran out of memory (the memory limit was reached)"
     text = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(":")
     return text[:300]
 

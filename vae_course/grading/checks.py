@@ -115,6 +115,8 @@ class Check:
 
     def explain_error(self, case: Case, error: str) -> str:
         """Turn an exception raised by the learner's function into a message with a hint."""
+        if error.startswith("took longer"):
+            return f"{case.name}: {error}"
         hint = ""
         if "expected device" in error or "same device" in error:
             hint = (
@@ -184,6 +186,8 @@ def describe(value: Any) -> dict[str, Any]:
 
 
 def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc):
+        return "MemoryError: ran out of memory (the memory limit was reached)"
     text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
     text = " ".join(text.split())
     return text[:MAX_MESSAGE] + ("…" if len(text) > MAX_MESSAGE else "")

@@ -132,6 +132,8 @@ class Reparameterize(Check):
         if not torch.isfinite(z).all():
             return f"{case.name}: z contains NaN/inf"
         mu64, lv64 = mu.double(), logvar.double()
+        if close(z, mu64, rtol=0, atol=1e-12):
+            return f"{case.name}: z equals mu: add the noise σ·ε with ε ~ N(0, I)"
         if not out["z"]["requires_grad"]:
             return (
                 f"{case.name}: z does not depend on mu and logvar in the autograd graph: "

@@ -377,8 +377,12 @@ def grade_submission(
     nb, load_error = None, None
     try:
         nb = _read_submission(path)
+    except json.JSONDecodeError as exc:
+        load_error = (
+            f"not a readable notebook: invalid JSON (line {exc.lineno}, column {exc.colno})"
+        )
     except Exception as exc:
-        load_error = f"the file is not a readable notebook ({type(exc).__name__}: {exc})"[:200]
+        load_error = f"not a readable notebook ({type(exc).__name__}: {exc})"[:200]
     ex = _identify(nb, path, pristine)
     sub.exercise = ex
     if ex is None:
