@@ -353,3 +353,21 @@ def test_execute_case_reports_errors_instead_of_raising():
     case = Case("c", {"mu": torch.zeros(2, 3), "logvar": torch.zeros(2, 3)})
     res = execute_case(chk, lambda mu, lv: 1 / 0, case)
     assert "ZeroDivisionError" in res["error"] and not res["not_implemented"]
+
+
+def test_device_expectations_never_come_from_the_learners_side():
+    """A forged output claiming to live on `meta` must not skip the value checks."""
+    chk = get_check("ex04.sample_prior")
+    case = chk.cases(0)[0]  # a CPU case with 10000 samples
+    forged = {
+        "x": {
+            "kind": "tensor",
+            "shape": (case.inputs["n"], 1, 1, case.inputs["d"]),
+            "dtype": "float32",
+            "device": "meta",
+            "requires_grad": False,
+            "value": None,
+        },
+        "model_device": {"kind": "tensor", "device": "meta"},
+    }
+    assert "device" in chk.compare(case, forged, None)

@@ -141,6 +141,16 @@ def exits_the_process(nb):
     )
 
 
+def starts_a_background_process(nb):
+    """Leaves a process behind; the grader must end it with the submission's session."""
+    _added(
+        nb,
+        "import pathlib, subprocess\n"
+        "proc = subprocess.Popen(['sleep', '300'])\n"
+        "pathlib.Path(PIDFILE).write_text(str(proc.pid))",
+    )
+
+
 def strips_metadata(nb):
     del nb.metadata["vae_course"]
 
@@ -203,6 +213,7 @@ HOSTILE = {
         {"train_step": "crashed"},
     ),
     "strips_metadata": (SOLUTION, strips_metadata, {}, {}),
+    "starts_a_background_process": (SOLUTION, starts_a_background_process, {}, {}),
     "deletes_the_setup_cell": (SOLUTION, deletes_the_setup_cell, {}, {}),
 }
 
@@ -218,6 +229,8 @@ def graded(tmp_path_factory):
     for name, (base, edit, _, _) in HOSTILE.items():
         nb = copy.deepcopy(_read(base))
         edit(nb)
+        for c in nb.cells:
+            c.source = c.source.replace("PIDFILE", repr(str(d.parent / "background.pid")))
         nbformat.write(nb, d / f"{name}.ipynb")
     good = (d / "wrong_shape.ipynb").read_text()
     (d / "corrupt.ipynb").write_text(good[: len(good) // 2])
@@ -248,7 +261,9 @@ def graded(tmp_path_factory):
     print(f"\ngraded {len(list(d.glob('*.ipynb')))} submissions in {seconds:.1f} s")
     data = json.loads(json_path.read_text())
     by_name = {s["learner"]: s for s in data["submissions"]}
+    pidfile = d.parent / "background.pid"
     return {
+        "pid": int(pidfile.read_text()) if pidfile.is_file() else None,
         "rc": rc,
         "stdout": out.getvalue(),
         "csv": csv_path.read_text(),
@@ -337,3 +352,11 @@ def test_locked_cells_come_from_the_pristine_exercise():
 def test_cli_errors_without_notebooks(tmp_path, capsys):
     assert cli(["grade", str(tmp_path / "missing.ipynb")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_processes_started_by_a_submission_are_ended(graded):
+    pid = graded["pid"]
+    assert pid is not None, "the background-process submission did not run"
+    stat = pathlib.Path(f"/proc/{pid}/stat")
+    alive = stat.exists() and stat.read_text().split(")")[-1].split()[0] not in ("Z", "X")
+    assert not alive, f"process {pid} started by a submission is still running"

@@ -285,10 +285,11 @@ def run_check(task_id: str, fn: Callable, *, seed: int | None = None) -> CheckRe
     if not callable(fn):
         return CheckResult(task_id, "failed", f"expected a function, got {type(fn).__name__}", 1, 1)
     seed = _fresh_seed() if seed is None else int(seed)
-    cases = check_obj.cases(seed)
-    results = [execute_case(check_obj, fn, c) for c in cases]
-    expected = [check_obj.reference(c) for c in cases]
-    return judge(check_obj, cases, results, expected)
+    with torch.random.fork_rng(devices=[]):  # leave the learner's random state alone
+        cases = check_obj.cases(seed)
+        results = [execute_case(check_obj, fn, c) for c in cases]
+        expected = [check_obj.reference(c) for c in cases]
+        return judge(check_obj, cases, results, expected)
 
 
 def check(task_id: str, fn: Callable, *, seed: int | None = None) -> None:

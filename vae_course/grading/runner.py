@@ -341,8 +341,7 @@ def _run_child(jobdir: Path, job: dict, limits: Limits, deadline: float) -> tupl
                     return "timeout", stage
                 time.sleep(0.05)
         finally:
-            if proc.poll() is None:
-                _kill(proc)
+            _kill(proc)  # also ends anything the learner's code started in its session
 
 
 def _load_result(path: Path):
