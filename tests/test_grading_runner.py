@@ -360,3 +360,19 @@ def test_processes_started_by_a_submission_are_ended(graded):
     stat = pathlib.Path(f"/proc/{pid}/stat")
     alive = stat.exists() and stat.read_text().split(")")[-1].split()[0] not in ("Z", "X")
     assert not alive, f"process {pid} started by a submission is still running"
+
+
+def test_unknown_or_foreign_notebooks_are_reported_not_misgraded(tmp_path):
+    from vae_course.grading.runner import Limits, _Reference, grade_submission
+
+    pristine = load_pristine([ROOT / "exercises"])
+    other = copy.deepcopy(_read(SOLUTION))
+    other.metadata["vae_course"]["exercise"] = "ex99_future"
+    nbformat.write(other, tmp_path / "future.ipynb")
+    plain = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(plain, tmp_path / "plain.ipynb")
+    ref = _Reference(0)
+    sub = grade_submission(tmp_path / "future.ipynb", "f", pristine, ref, Limits())
+    assert sub.exercise is None and not sub.tasks and "ex99_future" in sub.notes[0]
+    sub = grade_submission(tmp_path / "plain.ipynb", "p", pristine, ref, Limits())
+    assert sub.exercise is None and "not an exercise notebook" in sub.notes[0]

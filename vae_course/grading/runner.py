@@ -164,23 +164,30 @@ def _read_submission(path: Path):
     return nbformat.reads(json.dumps(data), as_version=4)
 
 
+def _task_ids(nb) -> set[str]:
+    """grade_ids of solution and check cells (setup-like ids are shared across exercises)."""
+    return {
+        nbgrader(c)["grade_id"]
+        for c in nb.get("cells", [])
+        if (nbgrader(c).get("solution") or nbgrader(c).get("grade")) and nbgrader(c).get("grade_id")
+    }
+
+
 def _identify(nb, path: Path, pristine: dict[str, dict]) -> str | None:
+    """Which exercise a submission is: its metadata, else its task cells, else its name."""
     if nb is not None:
-        ex = exercise_id(nb)
-        if ex in pristine:
-            return ex
-        ids = {nbgrader(c).get("grade_id") for c in nb.get("cells", [])} - {None}
-        best = max(
-            pristine,
-            key=lambda e: len(ids & {nbgrader(c).get("grade_id") for c in pristine[e].cells}),
-            default=None,
-        )
-        if best and ids & {nbgrader(c).get("grade_id") for c in pristine[best].cells}:
+        declared = exercise_id(nb)
+        if declared is not None:
+            return declared if declared in pristine else None
+        ids = _task_ids(nb)
+        scores = {e: len(ids & _task_ids(p)) for e, p in pristine.items()}
+        best = max(scores, key=scores.get, default=None)
+        if best is not None and scores[best] > 0:
             return best
     for ex in pristine:
         if ex in path.name:
             return ex
-    return next(iter(pristine)) if len(pristine) == 1 else None
+    return next(iter(pristine)) if len(pristine) == 1 and nb is None else None
 
 
 def _source(cell) -> str:
@@ -385,7 +392,15 @@ def grade_submission(
     ex = _identify(nb, path, pristine)
     sub.exercise = ex
     if ex is None:
-        sub.notes.append(load_error or "not an exercise notebook of this course")
+        declared = exercise_id(nb) if nb is not None else None
+        sub.notes.append(
+            load_error
+            or (
+                f"exercise {declared!r} has no pristine notebook (see --exercises)"
+                if declared
+                else "not an exercise notebook of this course"
+            )
+        )
         sub.seconds = time.monotonic() - t0
         return sub
     tasks: list[Task] = graded_tasks(pristine[ex])
