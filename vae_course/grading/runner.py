@@ -515,9 +515,11 @@ def grade_submission(
         elif "unsaved" in res:
             score(t, None, str(res["unsaved"])[:200])
         else:
-            got = list(res.get("results", []))[: len(cases)]
+            got = [r if isinstance(r, dict) else None for r in res.get("results", [])]
+            got = got[: len(cases)]
+            if got and got[-1] and "took longer" in str(got[-1].get("error", "")):
+                cases, expected = cases[: len(got)], expected[: len(got)]  # stopped there
             got += [None] * (len(cases) - len(got))
-            got = [r if isinstance(r, dict) else None for r in got]
             score(t, judge(chk, cases, got, expected))
     sub.seconds = time.monotonic() - t0
     return sub
@@ -609,6 +611,10 @@ def format_table(subs: list[Submission]) -> str:
     out = [line(heads), line(["-" * w for w in widths])] + [line(r) for r in rows]
     lost = []
     for s in subs:
+        reasons = {t.reason for t in s.tasks}
+        if len(s.tasks) > 1 and len(reasons) == 1 and s.total == 0:
+            lost.append(f"  {s.learner} · every task (-{_pts(s.max_points)}): {reasons.pop()}")
+            continue
         for t in s.tasks:
             if t.points < t.max_points:
                 lost.append(
