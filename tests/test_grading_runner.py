@@ -151,6 +151,10 @@ def starts_a_background_process(nb):
     )
 
 
+def renames_a_function(nb):
+    _set(nb, "gaussian_kl", _cell(nb, "gaussian_kl").source.replace("def gaussian_kl(", "def kl("))
+
+
 def strips_metadata(nb):
     del nb.metadata["vae_course"]
 
@@ -211,6 +215,12 @@ HOSTILE = {
         exits_the_process,
         {"train_step": 0},
         {"train_step": "crashed"},
+    ),
+    "renames_a_function": (
+        SOLUTION,
+        renames_a_function,
+        {"gaussian_kl": 0},
+        {"gaussian_kl": "function gaussian_kl is not defined"},
     ),
     "strips_metadata": (SOLUTION, strips_metadata, {}, {}),
     "starts_a_background_process": (SOLUTION, starts_a_background_process, {}, {}),
