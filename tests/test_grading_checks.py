@@ -262,8 +262,8 @@ def test_every_registered_check_has_a_reference_and_two_wrong_answers():
 @pytest.mark.parametrize("task", sorted(REFERENCES))
 @pytest.mark.parametrize("seed", [0, 12345])
 def test_reference_passes(task, seed):
-    res = run_check(task, REFERENCES[task], seed=seed)
-    assert res.passed, res.message
+    res = run_check(task, REFERENCES[task], seed=seed, max_points=2)
+    assert res.passed and res.points == 2, res.message
     assert res.line().startswith("✓ ") and "passed" in res.line()
 
 
@@ -271,8 +271,8 @@ def test_reference_passes(task, seed):
     "task, why, fn, hint", WRONG, ids=[f"{w[0].split('.')[1]}-{w[1]}" for w in WRONG]
 )
 def test_plausible_wrong_answer_fails_with_hint(task, why, fn, hint):
-    res = run_check(task, fn, seed=3)
-    assert not res.passed and res.status == "failed"
+    res = run_check(task, fn, seed=3, max_points=2)
+    assert not res.passed and res.status == "failed" and res.points == 0
     assert hint in res.message, res.message
     assert res.line().startswith("✗ ")
 

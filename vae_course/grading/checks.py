@@ -57,10 +57,16 @@ class CheckResult:
     message: str = ""
     cases_failed: int = 0
     cases_total: int = 0
+    max_points: float = 1.0
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def points(self) -> float:
+        """All of ``max_points`` when passed, else 0 (every case must pass)."""
+        return self.max_points if self.passed else 0.0
 
     def line(self) -> str:
         """One line for the notebook: ``✓ ex04.gaussian_kl: passed (6 cases)``."""
@@ -235,7 +241,11 @@ def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
 
 
 def judge(
-    check_obj: Check, cases: list[Case], results: list[dict | None], expected: list
+    check_obj: Check,
+    cases: list[Case],
+    results: list[dict | None],
+    expected: list,
+    max_points: float = 1.0,
 ) -> CheckResult:
     """Compare every case's result with the reference and summarise as one result.
 
@@ -260,18 +270,13 @@ def judge(
             messages.append(msg)
     n = len(cases)
     if not_implemented == n:
-        return CheckResult(
-            check_obj.id,
-            NOT_ATTEMPTED,
-            f"{check_obj.function} still raises NotImplementedError",
-            n,
-            n,
-        )
+        msg = f"{check_obj.function} still raises NotImplementedError"
+        return CheckResult(check_obj.id, NOT_ATTEMPTED, msg, n, n, max_points)
     if not messages:
-        return CheckResult(check_obj.id, "passed", "", 0, n)
+        return CheckResult(check_obj.id, "passed", "", 0, n, max_points)
     first = messages[0]
     more = f" [{len(messages)} of {n} cases failed]" if len(messages) > 1 else ""
-    return CheckResult(check_obj.id, "failed", first + more, len(messages), n)
+    return CheckResult(check_obj.id, "failed", first + more, len(messages), n, max_points)
 
 
 # ----------------------------------------------------------------------------- in notebook
@@ -279,17 +284,24 @@ def _fresh_seed() -> int:
     return int.from_bytes(os.urandom(4), "little") % (2**31)
 
 
-def run_check(task_id: str, fn: Callable, *, seed: int | None = None) -> CheckResult:
-    """Run check ``task_id`` on ``fn`` in this process and return the result (no printing)."""
+def run_check(
+    task_id: str, fn: Callable, *, seed: int | None = None, max_points: float = 1.0
+) -> CheckResult:
+    """Run check ``task_id`` on ``fn`` in this process and return the result (no printing).
+
+    ``result.points`` is ``max_points`` if every case passed, else 0; ``result.message``
+    says what is wrong (empty when passed).
+    """
     check_obj = get_check(task_id)
     if not callable(fn):
-        return CheckResult(task_id, "failed", f"expected a function, got {type(fn).__name__}", 1, 1)
+        msg = f"expected a function, got {type(fn).__name__}"
+        return CheckResult(task_id, "failed", msg, 1, 1, max_points)
     seed = _fresh_seed() if seed is None else int(seed)
     with torch.random.fork_rng(devices=[]):  # leave the learner's random state alone
         cases = check_obj.cases(seed)
         results = [execute_case(check_obj, fn, c) for c in cases]
         expected = [check_obj.reference(c) for c in cases]
-        return judge(check_obj, cases, results, expected)
+        return judge(check_obj, cases, results, expected, max_points)
 
 
 def check(task_id: str, fn: Callable, *, seed: int | None = None) -> None:

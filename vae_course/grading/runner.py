@@ -406,11 +406,11 @@ def grade_submission(
     tasks: list[Task] = graded_tasks(pristine[ex])
 
     def score(task: Task, result: CheckResult | None, reason: str = "", status: str = "failed"):
+        pts = 0.0
         if result is not None:
-            status, reason = result.status, result.message
+            status, reason, pts = result.status, result.message, result.points
         if status == NOT_ATTEMPTED:
             reason = f"{NOT_ATTEMPTED}: {reason}"
-        pts = task.points if status == "passed" else 0.0
         sub.tasks.append(TaskScore(task.check_id, task.grade_id, pts, task.points, status, reason))
 
     if load_error:
@@ -520,7 +520,7 @@ def grade_submission(
             if got and got[-1] and "took longer" in str(got[-1].get("error", "")):
                 cases, expected = cases[: len(got)], expected[: len(got)]  # stopped there
             got += [None] * (len(cases) - len(got))
-            score(t, judge(chk, cases, got, expected))
+            score(t, judge(chk, cases, got, expected, t.points))
     sub.seconds = time.monotonic() - t0
     return sub
 
