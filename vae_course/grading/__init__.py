@@ -8,8 +8,18 @@ In an exercise notebook, a locked cell after each task runs::
     check("ex04.gaussian_kl", gaussian_kl)      # prints ✓ passed, or ✗ what is wrong and why
 
 The check calls your function on random and edge-case inputs (batch of 1, extreme
-values, float64, another device) and compares with the course's reference. Scores come
-only from the grader (``vae-course grade``), which re-runs the checks itself.
+values, float64, another device: ``meta`` tensors stand in for a GPU) and compares with
+the course's reference. ``run_check(task, fn, max_points=2)`` returns the
+:class:`CheckResult` instead of printing it (``.status``, ``.message``, ``.points``: all
+of ``max_points`` when every case passes, else 0).
+
+For instructors
+---------------
+``vae-course grade PATH... --csv grades.csv --json grades.json`` (see
+:mod:`vae_course.grading.runner`). Scores come only from the grader, which runs each
+submission's own code in a child process with time and memory limits and compares the
+outputs with the references in its own process: same checks, same messages as in the
+notebook, but nothing the submission does can change the comparison.
 
 Layout
 ------
