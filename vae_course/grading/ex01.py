@@ -516,7 +516,7 @@ class PPCALogMarginal(Check):
         ]
 
     def compare(self, case, out, expected):
-        x, W = case.inputs["x"], case.inputs["W"]
+        x = case.inputs["x"]
         B, D = x.shape
         o = out.get("lp", {})
         problem = tensor_problem(case, out, "lp", shape=(B,))
