@@ -35,6 +35,13 @@ class Explorer(widgets.VBox):
         self.add_class("latent-explorer")
         self.add_class(self.css_class)
 
+    def __repr__(self) -> str:
+        # the text JupyterLab shows instead of the widget, e.g. in an untrusted notebook
+        return (
+            f"{type(self).__name__}: run this cell to use the explorer (a saved view appears "
+            "only in a trusted notebook: File > Trust Notebook, or `jupyter trust NOTEBOOK`)"
+        )
+
     def finish(self, children) -> None:
         """Set the widget's children (the error area goes last) and draw the first frame."""
         self.children = (*children, self.error)

@@ -89,7 +89,7 @@ class LatentPlane(Explorer):
         self.scatter_image.add_class("latent-plane-scatter")
         self.image = widgets.Image(format="png")
         self.image.add_class("latent-image")
-        self.info = widgets.HTML()
+        self.info = widgets.HTML(layout=widgets.Layout(width="190px"))
         self.info.add_class("latent-info")
         legend = ""
         if self.labels is not None:
@@ -108,8 +108,9 @@ class LatentPlane(Explorer):
                         widgets.VBox([widgets.HTML("<b>decoded grid</b>"), self.grid_image]),
                         widgets.VBox(
                             [
-                                widgets.HTML(f"<b>encoded test digits</b> {legend}"),
+                                widgets.HTML("<b>encoded test digits</b>"),
                                 self.scatter_image,
+                                widgets.HTML(f"<small>{legend}</small>"),
                             ]
                         ),
                         widgets.VBox([widgets.HTML("<b>picked point</b>"), self.image, self.info]),

@@ -74,7 +74,7 @@ class Traversal(Explorer):
         again = widgets.Button(description="new inputs", icon="random")
         again.layout.width = "auto"
         again.on_click(self.callback(lambda _: self.new_inputs()))
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
         self.image.add_class("latent-image")
         self.info = widgets.HTML()
         self.info.add_class("latent-info")
