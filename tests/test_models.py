@@ -95,3 +95,22 @@ def test_elbo_below_iwae_bounds_that_tighten_with_k(small_trained_vae, mnist):
     # IWAE_1 and the analytic-KL ELBO estimate the same expectation
     d = b1 - elbo_mc
     assert abs(d.mean()) < 4 * d.std() / n**0.5
+
+
+def test_only_the_reparameterized_sample_sends_reconstruction_gradient_to_the_encoder():
+    """Notebook 03, section 6: a plain draw cuts the encoder off from the reconstruction term."""
+    from vae_course.losses import bernoulli_log_likelihood
+
+    model = MLPVAE(latent_dim=4, hidden_dims=(16,))
+    x = torch.rand(8, 1, 28, 28)
+
+    def encoder_grad(sample):
+        model.zero_grad()
+        mu, logvar = model.encode(x)
+        rec = bernoulli_log_likelihood(x, model.decode(sample(mu, logvar))).mean()
+        (-rec).backward()
+        return model.to_stats.weight.grad
+
+    assert encoder_grad(reparameterize).abs().sum() > 0
+    drawn = encoder_grad(lambda m, lv: torch.distributions.Normal(m, torch.exp(0.5 * lv)).sample())
+    assert drawn is None
