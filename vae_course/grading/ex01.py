@@ -299,8 +299,8 @@ class LogMeanExp(Check):
 
 
 # ============================================================================ naive MC
-_K_REF = 200_000  # prior samples behind the reference's standard error ...
-_REF_VALUES = 4_000_000  # ... at most this many values of x per sample batch
+_K_REF = 50_000  # prior samples behind the reference's standard error ...
+_REF_VALUES = 1_000_000  # ... at most this many values of x per sample batch
 
 
 class NaiveMCLogPx(Check):
