@@ -243,6 +243,8 @@ def graded(tmp_path_factory):
             c.source = c.source.replace("PIDFILE", repr(str(d.parent / "background.pid")))
         nbformat.write(nb, d / f"{name}.ipynb")
     good = (d / "wrong_shape.ipynb").read_text()
+    # With several exercise sets, an unreadable file is known only by its name.
+    (d / "corrupt_ex04_vae.ipynb").write_text(good[: len(good) // 2])
     (d / "corrupt.ipynb").write_text(good[: len(good) // 2])
     csv_path, json_path = d.parent / "grades.csv", d.parent / "grades.json"
     out = io.StringIO()
@@ -322,9 +324,13 @@ def test_hostile_submission_gets_the_right_points_and_reasons(graded, name):
 
 
 def test_corrupt_file_costs_everything_with_a_reason(graded):
-    sub = graded["by"]["corrupt"]
+    sub = graded["by"]["corrupt_ex04_vae"]
     assert sub["exercise"] == "ex04_vae" and sub["total"] == 0
     assert all("not a readable notebook" in t["reason"] for t in sub["tasks"])
+    # nameless and unreadable: reported, not graded as a guessed exercise
+    sub = graded["by"]["corrupt"]
+    assert sub["exercise"] is None and not sub["tasks"]
+    assert "not a readable notebook" in sub["notes"][0]
 
 
 def test_terminal_table_and_csv(graded):
