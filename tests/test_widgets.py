@@ -327,3 +327,45 @@ def test_errors_are_shown_on_every_update_and_cleared_when_fixed(data):
     model.decode = lambda z: torch.zeros(z.shape[0], 1, 28, 28)
     w.sliders[0].value = 0.5
     assert w.error.value == "" and w.last_error is None and w.image.value
+
+
+# ----------------------------------------------------------------------------- notebook 04
+def test_notebook_04_stores_the_explorers_for_jupyterlab_and_static_html():
+    """The committed notebook carries each explorer's state, images included, in its metadata
+    and in its static HTML export (what a reader sees before running anything)."""
+    import json
+    from pathlib import Path
+
+    nb_path = Path(__file__).resolve().parents[1] / "notebooks" / "04_vae.ipynb"
+    if not nb_path.exists() or "LatentSliders" not in nb_path.read_text():
+        pytest.skip("notebook 04 has no latent explorers yet")
+    nb = json.loads(nb_path.read_text())
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    names = ("LatentSliders", "LatentPlane", "Interpolator", "Traversal")
+    views = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = "".join(data.get("text/plain", ""))
+            if "application/vnd.jupyter.widget-view+json" in data and text.startswith(names):
+                views.append(data["application/vnd.jupyter.widget-view+json"]["model_id"])
+    assert len(views) == 4 and all(v in state for v in views)
+    images = [
+        m
+        for m in state.values()
+        if m["model_name"] == "ImageModel" and "latent-image" in m["state"].get("_dom_classes", [])
+    ]
+    assert len(images) >= 4 and all(m.get("buffers") for m in images), "images not saved"
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
+    assert 'type="application/vnd.jupyter.widget-state+json"' in html
+    assert all(v in html for v in views)
+
+
+def test_scatter_canvas_leaves_out_points_outside_the_frame():
+    blank = scatter_canvas(np.zeros((0, 2)), np.zeros(0), span=1.0, size=21, dot=0)
+    canvas = scatter_canvas(np.array([[5.0, 0.5]]), np.array([3]), span=1.0, size=21, dot=0)
+    np.testing.assert_array_equal(canvas, blank)

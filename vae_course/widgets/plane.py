@@ -216,4 +216,7 @@ class LatentPlane(Explorer):
             i = int(d.argmin())
             lab = f", a {self.labels[i]}" if self.labels is not None else ""
             text += f"<br>nearest test digit: #{i}{lab}"
+            outside = int((np.abs(self.mu[:, [a, b]].numpy()) > self.frame_span).any(1).sum())
+            if outside:
+                text += f"<br>{outside} of {len(self.mu)} test digits lie outside the frame"
         self.info.value = html.escape(text).replace("&lt;br&gt;", "<br>")

@@ -124,15 +124,18 @@ def scatter_canvas(
     """Rasterise a latent scatter (N, 2) coloured by integer labels (tab10) into RGB uint8.
 
     White background, grey axes at z = 0; returns (size, size, 3). Dots are
-    (2·dot+1)² pixels; later points are drawn over earlier ones.
+    (2·dot+1)² pixels; later points are drawn over earlier ones. Points outside
+    [−span, span]² are left out (not piled up on the border).
     """
     canvas = np.full((size, size, 3), 255, dtype=np.uint8)
     centre = to_pixel(np.zeros((1, 2)), span, size)[0]
     canvas[centre[0], :] = 210
     canvas[:, centre[1]] = 210
-    rc = to_pixel(points, span, size)
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    inside = (np.abs(points) <= span).all(axis=1)
+    rc = to_pixel(points[inside], span, size)
     colours = (
-        TAB10[np.asarray(labels, dtype=np.int64) % 10]
+        TAB10[np.asarray(labels, dtype=np.int64)[inside] % 10]
         if labels is not None
         else np.repeat(TAB10[:1], len(rc), axis=0)
     )
