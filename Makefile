@@ -30,6 +30,8 @@ setup-test: $(VENV)/.installed-test
 ## make lab: set up, then open JupyterLab on notebooks/
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--ServerApp.allow_root=True)
 lab: setup
+	@# the course's own notebooks are trusted, so their saved widgets render before any cell runs
+	-$(BIN)/jupyter trust notebooks/*.ipynb solutions/*.ipynb > /dev/null 2>&1
 	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
 ## make test: set up, lint, then run every test (unit, notebooks via nbval, exercises, browser)
