@@ -24,7 +24,7 @@ notebook, but nothing the submission does can change the comparison.
 Layout
 ------
 ``checks``  the registry, :class:`Check`, :func:`check`, :func:`run_check`, output helpers
-``ex04``    the checks of exercise set ex04_vae (one module per exercise set)
+``ex01`` … ``ex04``  the checks of exercise sets ex01–ex04 (one module per exercise set)
 ``build``   notebook format: markers, nbgrader metadata, ``vae-course build-exercises``
 ``runner``  ``vae-course grade``: one sandboxed child process per submission
 ``_child``  the child's entry point (runs the learner's cells and functions, nothing else)

@@ -371,3 +371,27 @@ def fmt(x: float) -> str:
     if math.isnan(x) or math.isinf(x):
         return str(x)
     return f"{x:.4g}"
+
+
+# ----------------------------------------------------------------------------- helpers for check modules
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded from any int (reduced into torch's seed range)."""
+    return torch.Generator().manual_seed(int(seed) % (2**63))
+
+
+def dtype_name(t: torch.Tensor) -> str:
+    """``float32`` rather than ``torch.float32``, for messages."""
+    return str(t.dtype).replace("torch.", "")
+
+
+def output_tensor(out: dict, name: str) -> torch.Tensor | None:
+    """The tensor value of output ``name`` in a :func:`describe`-d result, or None."""
+    o = out.get(name, {})
+    return o.get("value") if o.get("kind") == "tensor" else None
+
+
+def worst_element(got: torch.Tensor, exp: torch.Tensor) -> tuple[int, str, str]:
+    """Flat index of the largest |got − exp| and both values there, formatted."""
+    diff = (got - exp).abs().reshape(-1)
+    i = int(diff.argmax())
+    return i, fmt(float(got.reshape(-1)[i])), fmt(float(exp.reshape(-1)[i]))

@@ -23,21 +23,11 @@ from ..distributions import LOG_2PI
 from ..losses import log_mean_exp as ref_log_mean_exp
 from ..toy import LinearGaussian
 from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+from .checks import dtype_name as _dtype
+from .checks import output_tensor as _values
+from .checks import seeded_generator as _gen
 
 __all__ = ["SampleLinearGaussian", "LogMeanExp", "NaiveMCLogPx", "PPCALogMarginal"]
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) % (2**63))
-
-
-def _dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).replace("torch.", "")
-
-
-def _values(out: dict, name: str) -> torch.Tensor | None:
-    o = out.get(name, {})
-    return o.get("value") if o.get("kind") == "tensor" else None
 
 
 def _model_params(g, data_dim, latent_dim, x_var, dtype=torch.float64):

@@ -24,22 +24,11 @@ from ..losses import gaussian_log_likelihood as ref_gaussian_ll
 from ..losses import log_mean_exp as ref_log_mean_exp
 from ..toy import LinearGaussian
 from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+from .checks import dtype_name as _dtype
+from .checks import seeded_generator as _gen
+from .checks import worst_element as _worst
 
 __all__ = ["GaussianLogLikelihood", "GaussianKLDiag", "LogWeights", "ELBOAndIWAE"]
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) % (2**63))
-
-
-def _dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).replace("torch.", "")
-
-
-def _worst(got: torch.Tensor, exp: torch.Tensor) -> tuple[int, str, str]:
-    diff = (got - exp).abs().reshape(-1)
-    i = int(diff.argmax())
-    return i, fmt(float(got.reshape(-1)[i])), fmt(float(exp.reshape(-1)[i]))
 
 
 def _tol(dtype: torch.dtype) -> dict:

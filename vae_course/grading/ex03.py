@@ -20,7 +20,11 @@ import math
 import torch
 
 from ..estimators import mean_and_se as ref_mean_and_se
-from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+from .checks import Case, Check, close, diagnose, register, tensor_problem
+from .checks import dtype_name as _dtype
+from .checks import output_tensor as _values
+from .checks import seeded_generator as _gen
+from .checks import worst_element as _worst
 
 __all__ = [
     "TEST_FUNCTIONS",
@@ -30,25 +34,6 @@ __all__ = [
     "MeanAndSE",
     "ref_reparameterized_sample",
 ]
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) % (2**63))
-
-
-def _dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).replace("torch.", "")
-
-
-def _values(out: dict, name: str) -> torch.Tensor | None:
-    o = out.get(name, {})
-    return o.get("value") if o.get("kind") == "tensor" else None
-
-
-def _worst(got: torch.Tensor, exp: torch.Tensor) -> tuple[int, str, str]:
-    diff = (got - exp).abs().reshape(-1)
-    i = int(diff.argmax())
-    return i, fmt(float(got.reshape(-1)[i])), fmt(float(exp.reshape(-1)[i]))
 
 
 def _square(z):

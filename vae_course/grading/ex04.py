@@ -26,6 +26,8 @@ from ..losses import elbo as ref_elbo
 from ..losses import gaussian_kl as ref_kl
 from ..models import MLPVAE
 from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+from .checks import output_tensor as _values
+from .checks import seeded_generator as _gen
 
 __all__ = [
     "Reparameterize",
@@ -52,18 +54,9 @@ def other_device() -> str:
     return "meta"
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) % (2**63))
-
-
 def ref_vae_loss(x, x_logits, mu, logvar, beta=1.0):
     """Reference of the ``vae_loss`` task: mean over the batch of −log p(x|z) + β·KL."""
     return ref_elbo(x, x_logits, mu, logvar, beta=beta)["loss"]
-
-
-def _values(out: dict, name: str) -> torch.Tensor | None:
-    o = out.get(name, {})
-    return o.get("value") if o.get("kind") == "tensor" else None
 
 
 # ============================================================================ reparameterize
