@@ -27,12 +27,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test
 
-## make lab: set up, then open JupyterLab on notebooks/
+## make lab: set up, then open JupyterLab on notebooks/ (exercises/ and solutions/ are one level up)
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--ServerApp.allow_root=True)
 lab: setup
 	@# the course's own notebooks are trusted, so their saved widgets render before any cell runs
 	-$(BIN)/jupyter trust notebooks/*.ipynb solutions/*.ipynb > /dev/null 2>&1
-	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
 ## make test: set up, lint, then run every test (unit, notebooks via nbval, exercises, browser)
 test: setup-test
