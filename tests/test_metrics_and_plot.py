@@ -91,3 +91,22 @@ def test_figures_draw_the_data():
         plot_latent_scatter(torch.randn(5, 3))
     fig = show_images(torch.rand(4, 1, 28, 28), nrow=2)
     assert fig.axes[0].images[0].get_array().shape == (57, 57)
+
+
+def test_metrics_leave_the_model_in_the_mode_they_found_it(small_trained_vae, mnist):
+    from vae_course.inference import eval_mode
+    from vae_course.metrics import elbo_estimate
+
+    model = small_trained_vae
+    for mode in (True, False):
+        model.train(mode)
+        active_units(model, mnist.x_test[:50])
+        elbo_estimate(model, mnist.x_test[:50])
+        iwae_log_likelihood(model, mnist.x_test[:10], k=2)
+        assert model.training is mode
+    model.train()
+    with pytest.raises(RuntimeError), eval_mode(model):
+        assert not model.training
+        raise RuntimeError("interrupted")
+    assert model.training  # restored even after an error
+    model.eval()

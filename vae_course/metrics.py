@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from .inference import encode_means, eval_mode, model_device
 from .losses import elbo, gaussian_kl_per_dim, iwae_bound
 
 __all__ = [
@@ -23,27 +24,6 @@ __all__ = [
 ]
 
 
-def _device_of(model) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def encode_means(
-    model, x: torch.Tensor, batch_size: int = 1000
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means and log-variances of q(z|x) for all of ``x``: two (N, D) CPU tensors."""
-    was = model.training
-    model.eval()
-    device = _device_of(model)
-    mus, logvars = [], []
-    for start in range(0, x.shape[0], batch_size):
-        mu, logvar = model.encode(x[start : start + batch_size].to(device))
-        mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
-    model.train(was)
-    return torch.cat(mus), torch.cat(logvars)
-
-
 @torch.no_grad()
 def iwae_log_likelihood(model, x: torch.Tensor, k: int = 100, batch_size: int = 100) -> float:
     """Importance-weighted estimate of the mean log p(x) over ``x`` (Burda et al. 2016).
@@ -51,30 +31,26 @@ def iwae_log_likelihood(model, x: torch.Tensor, k: int = 100, batch_size: int = 
     Averages :func:`vae_course.losses.iwae_bound` with ``k`` samples per example; a lower
     bound that tightens with ``k``. Returns nats per example (a negative number).
     """
-    was = model.training
-    model.eval()
-    device = _device_of(model)
+    device = model_device(model)
     total = 0.0
-    for start in range(0, x.shape[0], batch_size):
-        total += float(iwae_bound(model, x[start : start + batch_size].to(device), k=k).sum())
-    model.train(was)
+    with eval_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            total += float(iwae_bound(model, x[start : start + batch_size].to(device), k=k).sum())
     return total / x.shape[0]
 
 
 @torch.no_grad()
 def elbo_estimate(model, x: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
     """Mean ELBO, reconstruction and KL over ``x`` (one z sample each), nats per example."""
-    was = model.training
-    model.eval()
-    device = _device_of(model)
+    device = model_device(model)
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size].to(device)
-        out = model(xb)
-        terms = elbo(xb, out["x_logits"], out["mu"], out["logvar"])
-        for key in sums:
-            sums[key] += float(terms[key].sum())
-    model.train(was)
+    with eval_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size].to(device)
+            out = model(xb)
+            terms = elbo(xb, out["x_logits"], out["mu"], out["logvar"])
+            for key in sums:
+                sums[key] += float(terms[key].sum())
     return {key: v / x.shape[0] for key, v in sums.items()}
 
 

@@ -15,6 +15,8 @@ import math
 import numpy as np
 import torch
 
+from ..inference import encode_means, model_device
+from ..inference import eval_mode as _eval_mode
 from ..losses import gaussian_kl_per_dim
 from ..plot import latent_grid
 
@@ -33,16 +35,6 @@ __all__ = [
 ]
 
 
-def model_device(model) -> torch.device:
-    """The device of the model's first parameter (or buffer); CPU for a parameter-free model."""
-    for get in ("parameters", "buffers"):
-        tensors = getattr(model, get, None)
-        if tensors is not None:
-            for t in tensors():
-                return t.device
-    return torch.device("cpu")
-
-
 def _as_codes(z, latent_dim: int | None = None) -> torch.Tensor:
     z = torch.as_tensor(z)
     if z.dim() == 1:
@@ -52,22 +44,6 @@ def _as_codes(z, latent_dim: int | None = None) -> torch.Tensor:
     if latent_dim is not None and z.shape[1] != latent_dim:
         raise ValueError(f"expected codes with {latent_dim} latent dimensions, got {z.shape[1]}")
     return z.float()
-
-
-class _eval_mode:
-    """Context manager: model.eval() inside, the previous train/eval mode restored after."""
-
-    def __init__(self, model):
-        self.model = model
-        self.was = getattr(model, "training", None)
-
-    def __enter__(self):
-        if self.was is not None and hasattr(self.model, "eval"):
-            self.model.eval()
-
-    def __exit__(self, *exc):
-        if self.was is not None and hasattr(self.model, "train"):
-            self.model.train(self.was)
 
 
 @torch.no_grad()
@@ -104,24 +80,6 @@ def decode_images(model, z, batch_size: int = 256) -> np.ndarray:
     if not np.isfinite(images).all():
         raise ValueError("the decoder returned NaN or infinite values")
     return np.ascontiguousarray(images, dtype=np.float32)
-
-
-@torch.no_grad()
-def encode_means(
-    model, x: torch.Tensor, batch_size: int = 500
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means and log-variances of q(z|x), encoded on the model's device.
-
-    x: (N, 1, H, W) in [0, 1]. Returns ``(mu, logvar)``, each (N, D), float32 on the CPU.
-    """
-    device = model_device(model)
-    mus, logvars = [], []
-    with _eval_mode(model):
-        for start in range(0, x.shape[0], batch_size):
-            mu, logvar = model.encode(x[start : start + batch_size].to(device))
-            mus.append(mu.float().cpu())
-            logvars.append(logvar.float().cpu())
-    return torch.cat(mus), torch.cat(logvars)
 
 
 def set_coordinate(z, dim: int, value: float) -> torch.Tensor:
