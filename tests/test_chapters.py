@@ -15,6 +15,7 @@ from vae_course.estimators import (
     mean_and_se,
     reparameterization_gradient,
     score_function_gradient,
+    variance_of_estimate,
 )
 from vae_course.losses import bernoulli_log_likelihood, gaussian_log_likelihood
 from vae_course.models import reparameterize
@@ -144,9 +145,9 @@ def test_03_variance_falls_like_one_over_n_with_a_constant_gap():
     def f(z):
         return ((z - 1.0) ** 2).sum(-1)
 
-    def var_of_mean(estimator, n, repeats=500):
-        g_mu, _ = estimator(f, torch.zeros(1), torch.zeros(1), n * repeats, _gen(n))
-        return g_mu[:, 0].reshape(repeats, n).mean(1).var().item()
+    def var_of_mean(estimator, n):
+        zero = torch.zeros(1)
+        return variance_of_estimate(estimator, f, zero, zero, n, 500, _gen(n))[0].item()
 
     for estimator in (score_function_gradient, reparameterization_gradient):
         v1, v1000 = var_of_mean(estimator, 1), var_of_mean(estimator, 1000)

@@ -32,6 +32,7 @@ __all__ = [
     "kl_mc_samples",
     "score_function_gradient",
     "reparameterization_gradient",
+    "variance_of_estimate",
 ]
 
 
@@ -175,3 +176,24 @@ def score_function_gradient(
     log_q = log_normal(z, mu_n, logvar_n).sum(-1)
     grad_mu, grad_logvar = torch.autograd.grad((fz * log_q).sum(), (mu_n, logvar_n))
     return grad_mu, grad_logvar
+
+
+def variance_of_estimate(
+    estimator: Callable,
+    f: Callable[[torch.Tensor], torch.Tensor],
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    n: int,
+    repeats: int = 500,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Variance of an n-sample gradient estimate of ∂/∂mu, measured over ``repeats`` estimates.
+
+    ``estimator`` is :func:`score_function_gradient` or :func:`reparameterization_gradient`.
+    Draws ``n * repeats`` per-sample gradients, averages them in groups of n, and returns the
+    variance of those ``repeats`` estimates for each coordinate of mu (shape ``mu.shape``).
+    For independent samples it is the per-sample variance divided by n.
+    """
+    _check_k(repeats)
+    g_mu, _ = estimator(f, mu, logvar, n * repeats, generator)
+    return g_mu.reshape(repeats, n, *mu.shape).mean(1).var(0)
