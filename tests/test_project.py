@@ -50,3 +50,26 @@ def test_every_notebook_is_committed_executed_without_errors():
         assert not errors, f"{nb_path.name} has stored errors"
         ignored = [c for c in code if "".join(c["source"]).startswith("# NBVAL_IGNORE_OUTPUT")]
         assert len(ignored) < len(code) / 2, f"{nb_path.name}: most cells are ignored by nbval"
+
+
+def test_notebooks_store_the_kernelspec_jupyterlab_writes():
+    """A stored kernelspec that differs from the installed one marks a notebook as
+    modified the moment JupyterLab opens it; `vae-course execute` stores the installed one."""
+    import json
+
+    from vae_course.authoring import installed_kernelspec
+
+    expected = installed_kernelspec("python3")
+    paths = [p for d in ("notebooks", "solutions", "exercises") for p in ROOT.glob(f"{d}/*.ipynb")]
+    wrong = [
+        p.relative_to(ROOT).as_posix()
+        for p in sorted(paths)
+        if json.loads(p.read_text())["metadata"].get("kernelspec") != expected
+    ]
+    assert not wrong, f"re-execute with `vae-course execute` (kernelspec {expected}): {wrong}"
+
+
+def test_pyproject_license_is_an_spdx_string_with_a_license_file():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert py["project"]["license"] == "MIT"  # a TOML table is deprecated by setuptools
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")

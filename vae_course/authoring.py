@@ -46,5 +46,19 @@ def execute_notebook(
             else:
                 os.environ[k] = v
     seconds = time.perf_counter() - t0
+    nb.metadata["kernelspec"] = installed_kernelspec(kernel_name)
     nbformat.write(nb, path)
     return seconds
+
+
+def installed_kernelspec(kernel_name: str = "python3") -> dict[str, str]:
+    """The ``kernelspec`` metadata JupyterLab writes for ``kernel_name`` on this install.
+
+    Stored notebooks carry exactly this, so opening one in JupyterLab does not mark it as
+    modified (JupyterLab rewrites a kernelspec that differs from the running kernel's).
+    Returns ``{"display_name": ..., "language": ..., "name": ...}``.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    return {"display_name": spec.display_name, "language": spec.language, "name": kernel_name}
