@@ -7,6 +7,8 @@
   (raw ``*-ubyte`` or ``.gz``) in a local folder; ``download=True`` fetches them once,
   checked against SHA-256 sums of their uncompressed content.
 * :func:`load_digits`: scikit-learn's 1,797 8×8 digits, a tiny fallback for fast tests.
+* :func:`make_shapes`: procedural dSprites-like shapes with ground-truth factors (defined in
+  :mod:`vae_course.shapes`).
 
 Images are float32 tensors ``(N, 1, H, W)`` in [0, 1]; labels are int64 ``(N,)``.
 """
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_path
+from .shapes import Shapes, make_shapes
 
 __all__ = [
     "Split",
@@ -39,6 +42,8 @@ __all__ = [
     "dynamic_binarize",
     "IDXError",
     "MNIST_FILES",
+    "make_shapes",
+    "Shapes",
 ]
 
 
