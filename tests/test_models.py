@@ -114,3 +114,37 @@ def test_only_the_reparameterized_sample_sends_reconstruction_gradient_to_the_en
     assert encoder_grad(reparameterize).abs().sum() > 0
     drawn = encoder_grad(lambda m, lv: torch.distributions.Normal(m, torch.exp(0.5 * lv)).sample())
     assert drawn is None
+
+
+@pytest.mark.parametrize("name", ["mlpvae", "convvae"])
+def test_checkpoints_written_before_models_became_a_package_still_load(name):
+    """tests/data/*_v0.1.ckpt were written by vae_course 0.1 (models.py, one module); the
+    same names, configs and state_dict keys must load them and give the same outputs."""
+    from pathlib import Path
+
+    from vae_course.train import load_checkpoint
+
+    ck = load_checkpoint(Path(__file__).parent / "data" / f"{name}_v0.1.ckpt")
+    model = build_model(ck["model_name"], **ck["config"])
+    load_checkpoint(Path(__file__).parent / "data" / f"{name}_v0.1.ckpt", model)
+    model.eval()
+    with torch.no_grad():
+        mu, logvar = model.encode(ck["probe_x"])
+        logits = model.decode(mu)
+    torch.testing.assert_close(mu, ck["probe_mu"])
+    torch.testing.assert_close(logvar, ck["probe_logvar"])
+    torch.testing.assert_close(logits, ck["probe_logits"])
+
+
+@pytest.mark.parametrize("cls", [MLPVAE, ConvVAE])
+def test_every_family_shares_the_interface(cls):
+    from vae_course.models import MODELS, VAEBase
+
+    assert issubclass(cls, VAEBase) and MODELS[cls.__name__] is cls
+    for method in ("encode", "decode", "loss", "sample", "reconstruct"):
+        assert callable(getattr(cls, method)), method
+
+
+def test_unknown_model_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown model 'Nope'; known: \['ConvVAE', 'MLPVAE'"):
+        build_model("Nope")

@@ -1,0 +1,40 @@
+"""The course's models, one module per family, all with the same interface.
+
+==============  =====================================================================
+module          what it holds
+==============  =====================================================================
+``base``        :func:`reparameterize`, :class:`VAEBase` (forward, loss, sample, reconstruct)
+``mlp``         :class:`MLPVAE`: the guide's 784-512-256-20 VAE (``hidden_dims=(400,)``:
+                the classic 784-400-20)
+``conv``        :class:`ConvVAE`: two stride-2 convolutions each way
+==============  =====================================================================
+
+Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
+Bernoulli logits ``(B, C, H, W)``; ``loss(x, **kw)`` returns named terms with ``loss``
+(a scalar to minimise) and per-example ``elbo``, ``reconstruction``, ``kl`` (nats);
+``sample(n)``; ``reconstruct(x)``; ``config`` (the constructor's arguments, stored in
+checkpoints so :func:`build_model` can rebuild the model). Public names are imported
+from here: ``from vae_course.models import MLPVAE, ConvVAE, build_model``.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .base import VAEBase, reparameterize
+from .conv import ConvVAE
+from .mlp import MLPVAE
+
+__all__ = ["reparameterize", "VAEBase", "MLPVAE", "ConvVAE", "build_model", "MODELS"]
+
+# Backwards-compatible alias of the base class's old private name.
+_VAEBase = VAEBase
+
+MODELS: dict[str, type[nn.Module]] = {"MLPVAE": MLPVAE, "ConvVAE": ConvVAE}
+
+
+def build_model(name: str, **config) -> nn.Module:
+    """Rebuild a course model from its class name and ``config`` (as stored in checkpoints)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name](**config)
