@@ -9,7 +9,9 @@ In an exercise notebook, a locked cell after each task runs::
 
 The check calls your function on random and edge-case inputs (batch of 1, extreme
 values, float64, another device: ``meta`` tensors stand in for a GPU) and compares with
-the course's reference. ``run_check(task, fn, max_points=2)`` returns the
+the course's reference. In JupyterLab a failure only prints its ✗ line; under nbgrader
+(``NBGRADER_EXECUTION`` set) it raises :class:`CheckFailed`, so nbgrader's autograde scores
+the cell 0. ``run_check(task, fn, max_points=2)`` returns the
 :class:`CheckResult` instead of printing it (``.status``, ``.message``, ``.points``: all
 of ``max_points`` when every case passes, else 0).
 
@@ -99,6 +101,7 @@ from .checks import (
     NOT_ATTEMPTED,
     Case,
     Check,
+    CheckFailed,
     CheckResult,
     all_checks,
     check,
@@ -111,6 +114,7 @@ __all__ = [
     "check",
     "run_check",
     "CheckResult",
+    "CheckFailed",
     "Check",
     "Case",
     "register",

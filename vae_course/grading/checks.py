@@ -40,6 +40,8 @@ __all__ = [
     "judge",
     "run_check",
     "check",
+    "CheckFailed",
+    "under_nbgrader",
     "NOT_ATTEMPTED",
 ]
 
@@ -304,13 +306,41 @@ def run_check(
         return judge(check_obj, cases, results, expected, max_points)
 
 
+class CheckFailed(AssertionError):
+    """A check failed while nbgrader ran the notebook (``NBGRADER_EXECUTION`` is set).
+
+    nbgrader awards a grade cell's points whenever the cell runs without an error, so under
+    nbgrader a failing or unattempted check must raise: this exception, whose message is
+    the check's one line (what is wrong and a hint, never the reference).
+    """
+
+
+def under_nbgrader() -> bool:
+    """True while ``nbgrader validate`` or ``nbgrader autograde`` executes the notebook."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
 def check(task_id: str, fn: Callable, *, seed: int | None = None) -> None:
     """Check ``fn`` against the reference and print one line: ✓ passed, or ✗ and why.
 
     For instant feedback in a notebook: ``check("ex04.gaussian_kl", gaussian_kl)``.
-    The score the grader gives comes from its own run, not from this line.
+
+    * **In JupyterLab** (a learner working): it prints the line; a failure does not raise,
+      so *Run All* goes on to the next task and no traceback buries the one line that
+      matters. (It returns None, so the cell shows nothing but that line; use
+      :func:`run_check` for the :class:`CheckResult`.)
+    * **Under nbgrader** (``NBGRADER_EXECUTION`` set by ``nbgrader validate`` /
+      ``autograde``): a failing or unattempted check raises :class:`CheckFailed` with the
+      same line, so nbgrader scores the cell 0; a passing one prints only its ✓ line
+      (nothing on stderr, which nbgrader would also count as a failure).
+
+    The course's own grader (``vae-course grade``) never runs this cell: it calls the
+    learner's functions itself, so the score never comes from this line.
     """
-    print(run_check(task_id, fn, seed=seed).line())
+    result = run_check(task_id, fn, seed=seed)
+    print(result.line())
+    if not result.passed and under_nbgrader():
+        raise CheckFailed(result.line())
 
 
 # ----------------------------------------------------------------------------- helpers for checks
