@@ -9,7 +9,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["make_grid", "show_images", "plot_loss_curves", "plot_latent_scatter", "latent_grid"]
+__all__ = [
+    "make_grid",
+    "show_images",
+    "plot_loss_curves",
+    "plot_latent_scatter",
+    "latent_grid",
+    "plot_mi_matrix",
+    "plot_rate_distortion",
+]
 
 
 def _np(a) -> np.ndarray:
@@ -125,3 +133,76 @@ def latent_grid(n: int = 15, span: float = 3.0) -> torch.Tensor:
     lin = torch.linspace(-span, span, n)
     z2, z1 = torch.meshgrid(lin.flip(0), lin, indexing="ij")
     return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+
+
+# ----------------------------------------------------------------------------- chapter 05
+def plot_mi_matrix(mi, factor_names, ax=None, entropies=None, title="I(code; factor), nats"):
+    """Heatmap of a (codes × factors) mutual-information matrix; returns the Figure.
+
+    mi: (d, K) nats (e.g. :func:`vae_course.disentanglement.mutual_information_matrix`);
+    factor_names: K names. With ``entropies`` (K,) each column's header shows H(factor),
+    the most any code can share with it. Every cell is annotated with its value.
+    """
+    m = _np(mi).astype(float)
+    if m.ndim != 2 or m.shape[1] != len(factor_names):
+        raise ValueError(f"mi must be (codes, {len(factor_names)} factors), got {m.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.0 + 0.9 * m.shape[1], 0.9 + 0.32 * m.shape[0]))
+    else:
+        fig = ax.figure
+    vmax = max(float(m.max()), 1e-9) if entropies is None else float(np.max(_np(entropies)))
+    im = ax.imshow(m, cmap="viridis", vmin=0, vmax=vmax, aspect="auto")
+    for (i, j), v in np.ndenumerate(m):
+        ax.text(
+            j,
+            i,
+            f"{v:.2f}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if v < 0.6 * vmax else "black",
+        )
+    labels = list(factor_names)
+    if entropies is not None:
+        labels = [f"{n}\nH={h:.2f}" for n, h in zip(labels, _np(entropies), strict=True)]
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_yticks(range(m.shape[0]), [f"z{i}" for i in range(m.shape[0])], fontsize=8)
+    ax.set_xlabel("true factor")
+    ax.set_ylabel("latent code (posterior mean)")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, label="nats", fraction=0.05)
+    return fig
+
+
+def plot_rate_distortion(points, ax=None, title="rate–distortion plane"):
+    """Each run a point: rate R = KL (nats) on x, distortion D = −reconstruction (nats) on y.
+
+    points: iterable of ``(label, rate, distortion)`` (e.g. one per β and seed); runs that
+    share a label share a colour. Lines of constant ELBO = −(D + R) run at −45°; returns
+    the Figure.
+    """
+    pts = list(points)
+    if not pts:
+        raise ValueError("no points to plot: give (label, rate, distortion) triples")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 4))
+    else:
+        fig = ax.figure
+    labels = list(dict.fromkeys(p[0] for p in pts))
+    colours = plt.get_cmap("viridis")(np.linspace(0.05, 0.9, len(labels)))
+    for lab, col in zip(labels, colours, strict=True):
+        r = [p[1] for p in pts if p[0] == lab]
+        d = [p[2] for p in pts if p[0] == lab]
+        ax.scatter(r, d, color=col, label=str(lab), s=40, edgecolor="black", linewidth=0.5)
+    rs = np.array([p[1] for p in pts])
+    ds = np.array([p[2] for p in pts])
+    for elbo in np.linspace((rs + ds).min(), (rs + ds).max(), 3):
+        xs = np.linspace(0, rs.max() * 1.1, 2)
+        ax.plot(xs, elbo - xs, color="grey", lw=0.6, ls=":")
+    ax.set_xlim(0, rs.max() * 1.15 + 0.5)
+    ax.set_ylim(ds.min() * 0.9, ds.max() * 1.05)
+    ax.set_xlabel("rate R = KL(q(z|x) ‖ p(z))  [nats]")
+    ax.set_ylabel("distortion D = −E[log p(x|z)]  [nats]")
+    ax.set_title(title + "  (dotted: equal ELBO)", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
