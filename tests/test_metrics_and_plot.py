@@ -110,3 +110,28 @@ def test_metrics_leave_the_model_in_the_mode_they_found_it(small_trained_vae, mn
         raise RuntimeError("interrupted")
     assert model.training  # restored even after an error
     model.eval()
+
+
+def test_diagrams_draw_their_labelled_nodes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vae_course.plot import plot_reparameterization_graph, plot_vae_architecture
+
+    fig = plot_vae_architecture((784, 512, 256), 20)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for label in (
+        "x\n784",
+        "512\nReLU",
+        "256\nReLU",
+        "μ\n20",
+        "log σ²\n20",
+        "z\n20",
+        "logits\n784",
+    ):
+        assert label in texts, label
+    assert texts.count("512\nReLU") == 2  # encoder and mirrored decoder
+    fig = plot_reparameterization_graph()
+    left, right = ([t.get_text() for t in ax.texts] for ax in fig.axes)
+    assert "z ~ N(μ, σ²)" in left and "ε ~ N(0, 1)" not in left
+    assert "z = μ + σ·ε" in right and "ε ~ N(0, 1)" in right

@@ -17,6 +17,8 @@ __all__ = [
     "latent_grid",
     "plot_mi_matrix",
     "plot_rate_distortion",
+    "plot_vae_architecture",
+    "plot_reparameterization_graph",
 ]
 
 
@@ -205,4 +207,177 @@ def plot_rate_distortion(points, ax=None, title="rate–distortion plane"):
     ax.set_ylabel("distortion D = −E[log p(x|z)]  [nats]")
     ax.set_title(title + "  (dotted: equal ELBO)", fontsize=10)
     ax.legend(fontsize=8)
+    return fig
+
+
+# ----------------------------------------------------------------------------- diagrams
+def plot_vae_architecture(encoder=(784, 512, 256), latent: int = 20, ax=None):
+    """Draw an MLP VAE's architecture: encoder layers, (μ, log σ²), the sampled z, decoder.
+
+    encoder: layer widths from the input to the last hidden layer (the decoder mirrors
+    them); latent: d. Box heights grow with log(width). Returns the Figure.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    widths = [int(w) for w in encoder]
+    if len(widths) < 1 or latent < 1:
+        raise ValueError(f"need at least the input width and latent >= 1, got {encoder}, {latent}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(11, 3.2))
+    else:
+        fig = ax.figure
+    cols: list[tuple[str, list[tuple[str, int, str]]]] = []
+    cols.append(("x", [(f"x\n{widths[0]}", widths[0], "#d9d9d9")]))
+    for w in widths[1:]:
+        cols.append(("enc", [(f"{w}\nReLU", w, "#9ecae1")]))
+    cols.append(
+        ("stats", [(f"μ\n{latent}", latent, "#fdae6b"), (f"log σ²\n{latent}", latent, "#fdae6b")])
+    )
+    cols.append(("z", [(f"z\n{latent}", latent, "#fd8d3c")]))
+    for w in reversed(widths[1:]):
+        cols.append(("dec", [(f"{w}\nReLU", w, "#a1d99b")]))
+    cols.append(("logits", [(f"logits\n{widths[0]}", widths[0], "#d9d9d9")]))
+    scale = 1.8 / np.log(max(widths[0], 2) + 1)
+    centres = []
+    for c, (_kind, boxes) in enumerate(cols):
+        xs = c * 1.35
+        ys = [0.0] if len(boxes) == 1 else [0.75, -0.75]
+        here = []
+        for (label, w, colour), y in zip(boxes, ys, strict=True):
+            h = 0.5 + scale * np.log(w + 1)
+            if len(boxes) == 2:
+                h = min(h, 1.2)
+            ax.add_patch(
+                FancyBboxPatch(
+                    (xs - 0.45, y - h / 2),
+                    0.9,
+                    h,
+                    boxstyle="round,pad=0.02",
+                    fc=colour,
+                    ec="black",
+                    lw=0.8,
+                )
+            )
+            ax.text(xs, y, label, ha="center", va="center", fontsize=8)
+            here.append((xs, y))
+        centres.append(here)
+    for left, right in zip(centres[:-1], centres[1:], strict=True):
+        for a in left:
+            for b in right:
+                ax.add_patch(
+                    FancyArrowPatch(
+                        (a[0] + 0.47, a[1]),
+                        (b[0] - 0.47, b[1]),
+                        arrowstyle="-|>",
+                        mutation_scale=8,
+                        lw=0.8,
+                    )
+                )
+    zx = centres[len(widths) + 1][0][0]
+    ax.text(zx, -1.55, "z = μ + σ·ε,  ε ~ N(0, I)", ha="center", fontsize=8, style="italic")
+    n_enc = len(widths) + 1
+    ax.text(1.35 * (n_enc - 1) / 2, 2.05, "encoder q(z|x)", ha="center", fontsize=10)
+    ax.text(
+        1.35 * (n_enc + 1 + (len(cols) - 1)) / 2, 2.05, "decoder p(x|z)", ha="center", fontsize=10
+    )
+    ax.set_xlim(-0.7, 1.35 * (len(cols) - 1) + 0.7)
+    ax.set_ylim(-1.9, 2.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig
+
+
+def plot_reparameterization_graph(ax=None):
+    """Two computation graphs side by side: z sampled directly (no gradient path to μ, σ)
+    and z = μ + σ·ε (the randomness moved into ε, a gradient path to μ and σ). Returns the
+    Figure; the nodes' labels are its texts."""
+    from matplotlib.patches import FancyArrowPatch
+
+    if ax is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    else:
+        fig, axes = ax.figure, ax
+    graphs = [
+        (
+            "sampling node: z ~ N(μ, σ²)",
+            {"φ": (0, 1), "μ": (1, 1.6), "σ": (1, 0.4), "z ~ N(μ, σ²)": (2.3, 1), "f(z)": (3.5, 1)},
+            [
+                ("φ", "μ", True),
+                ("φ", "σ", True),
+                ("μ", "z ~ N(μ, σ²)", False),
+                ("σ", "z ~ N(μ, σ²)", False),
+                ("z ~ N(μ, σ²)", "f(z)", True),
+            ],
+            {"z ~ N(μ, σ²)": "#fb6a4a"},
+        ),
+        (
+            "reparameterized: z = μ + σ·ε",
+            {
+                "φ": (0, 1),
+                "μ": (1, 1.6),
+                "σ": (1, 0.4),
+                "ε ~ N(0, 1)": (1.2, -0.6),
+                "z = μ + σ·ε": (2.3, 1),
+                "f(z)": (3.5, 1),
+            },
+            [
+                ("φ", "μ", True),
+                ("φ", "σ", True),
+                ("μ", "z = μ + σ·ε", True),
+                ("σ", "z = μ + σ·ε", True),
+                ("ε ~ N(0, 1)", "z = μ + σ·ε", False),
+                ("z = μ + σ·ε", "f(z)", True),
+            ],
+            {"ε ~ N(0, 1)": "#fb6a4a", "z = μ + σ·ε": "#74c476"},
+        ),
+    ]
+    for a, (title, nodes, edges, colours) in zip(np.atleast_1d(axes), graphs, strict=True):
+        for name, (x, y) in nodes.items():
+            a.text(
+                x,
+                y,
+                name,
+                ha="center",
+                va="center",
+                fontsize=9,
+                bbox={"boxstyle": "round", "fc": colours.get(name, "#deebf7"), "ec": "black"},
+            )
+        for u, v, grad in edges:
+            (x0, y0), (x1, y1) = nodes[u], nodes[v]
+            a.add_patch(
+                FancyArrowPatch(
+                    (x0, y0),
+                    (x1, y1),
+                    arrowstyle="-|>",
+                    mutation_scale=10,
+                    shrinkA=22,
+                    shrinkB=22,
+                    lw=1.0,
+                )
+            )
+            if grad:
+                a.add_patch(
+                    FancyArrowPatch(
+                        (x1, y1 - 0.12),
+                        (x0, y0 - 0.12),
+                        arrowstyle="-|>",
+                        mutation_scale=8,
+                        shrinkA=22,
+                        shrinkB=22,
+                        lw=1.0,
+                        color="#2171b5",
+                        ls="--",
+                    )
+                )
+        a.set_title(title, fontsize=10)
+        a.set_xlim(-0.5, 4.0)
+        a.set_ylim(-1.1, 2.1)
+        a.axis("off")
+    np.atleast_1d(axes)[0].text(
+        1.7,
+        -0.9,
+        "red: random node (no gradient through it)\nblue dashed: gradient of f flowing back",
+        fontsize=8,
+        ha="center",
+    )
     return fig
