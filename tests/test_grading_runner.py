@@ -394,3 +394,79 @@ def test_unknown_or_foreign_notebooks_are_reported_not_misgraded(tmp_path):
     assert sub.exercise is None and not sub.tasks and "ex99_future" in sub.notes[0]
     sub = grade_submission(tmp_path / "plain.ipynb", "p", pristine, ref, Limits())
     assert sub.exercise is None and "not an exercise notebook" in sub.notes[0]
+
+
+# ----------------------------------------------------------------------------- usage errors
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--timeout", "-5"], "--timeout must be a positive"),
+        (["--timeout", "0"], "--timeout must be a positive"),
+        (["--timeout", "nan"], "--timeout must be a positive"),
+        (["--memory-mb", "-1"], "--memory-mb must be a positive"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--exercises", "NOPE_DIR"], "--exercises folder not found: "),
+        (["--csv", "MISSING/sub/g.csv"], "--csv "),
+        (["--json", "MISSING/sub/g.json"], "--json "),
+    ],
+)
+def test_cli_usage_errors_are_reported_before_any_grading(tmp_path, capsys, extra, message):
+    """Bad arguments end at once with exit code 2 and a message naming the argument;
+    nothing is graded first (no progress line), so no grading time is wasted."""
+    extra = [e.replace("NOPE_DIR", str(tmp_path / "nope")) for e in extra]
+    extra = [e.replace("MISSING", str(tmp_path / "missing")) for e in extra]
+    assert cli(["grade", str(SOLUTION), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
+    assert "graded " not in err and "Traceback" not in err
+    if "--exercises" in extra:
+        assert str(tmp_path / "nope") in err  # the folder given, not another one
+    if "--csv" in extra or "--json" in extra:
+        assert str(tmp_path / "missing" / "sub") in err and "does not exist" in err
+
+
+def test_cli_names_an_empty_folder_and_a_non_notebook(tmp_path, capsys):
+    empty = tmp_path / "hand_ins"
+    empty.mkdir()
+    assert cli(["grade", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"no notebooks (*.ipynb) in the folder {empty}" in err
+    text = tmp_path / "essay.txt"
+    text.write_text("not a notebook")
+    assert cli(["grade", str(text)]) == 2
+    err = capsys.readouterr().err
+    assert f"not a notebook (expected a .ipynb file): {text}" in err and "0/0" not in err
+
+
+def test_output_files_are_written_atomically(tmp_path, monkeypatch):
+    """A failure while writing leaves the previous CSV intact and no temporary file."""
+    from vae_course.atomic import atomic_path
+
+    target = tmp_path / "grades.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_table_is_one_per_exercise_set_with_short_names():
+    """Many sets at once: one narrow table per set (short task names), not one 400-wide."""
+    from vae_course.grading.runner import Submission, TaskScore, format_table
+
+    def sub(name, ex, tasks):
+        scores = [TaskScore(t, t, p, 2.0, "passed" if p else "failed", "") for t, p in tasks]
+        return Submission(name, f"{name}.ipynb", ex, scores)
+
+    subs = [
+        sub("ann", "ex01_toy", [("ex01.alpha", 2.0), ("ex01.beta", 0.0)]),
+        sub("ann2", "ex02_kl", [("ex02.gamma", 2.0)]),
+        sub("bob", "ex01_toy", [("ex01.alpha", 0.0), ("ex01.beta", 2.0)]),
+    ]
+    out = format_table(subs)
+    assert "== ex01_toy ==" in out and "== ex02_kl ==" in out
+    first, second = out.split("== ex02_kl ==")
+    assert "alpha" in first and "gamma" not in first and "gamma" in second
+    assert "ex01.alpha" not in out.split("Lost points")[0]  # short names in the headers
+    table_lines = [ln for ln in out.splitlines() if not ln.startswith("  ")]
+    assert max(map(len, table_lines)) < 60

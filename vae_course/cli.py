@@ -69,9 +69,14 @@ def _build_exercises(args) -> int:
 def _grade(args) -> int:
     import time
 
+    from .atomic import atomic_path
     from .grading.build import NotebookFormatError
     from .grading.runner import Limits, format_table, grade_paths, to_csv, to_json
 
+    problem = _grade_usage_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb)
     t0 = time.perf_counter()
 
@@ -104,13 +109,44 @@ def _grade(args) -> int:
         f"(seed {seed}, limits: {limits.timeout:g} s and {limits.memory_mb} MB per submission)"
     )
     if args.csv:
-        with open(args.csv, "w", encoding="utf-8", newline="") as f:
-            f.write(to_csv(subs))
+        with atomic_path(args.csv) as tmp:
+            tmp.write_text(to_csv(subs), encoding="utf-8", newline="")
+        print(f"wrote {args.csv}")
     if args.json:
         meta = {"seed": seed, "timeout": limits.timeout, "memory_mb": limits.memory_mb}
-        with open(args.json, "w", encoding="utf-8") as f:
-            f.write(to_json(subs, **meta))
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(to_json(subs, **meta), encoding="utf-8")
+        print(f"wrote {args.json}")
     return 0
+
+
+def _grade_usage_problem(args) -> str | None:
+    """What is wrong with ``vae-course grade``'s arguments, before any grading time is spent."""
+    import math
+    import os
+    from pathlib import Path
+
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        return f"--timeout must be a positive number of seconds, got {args.timeout:g}"
+    if args.memory_mb <= 0:
+        return f"--memory-mb must be a positive number of megabytes, got {args.memory_mb}"
+    if args.jobs is not None and args.jobs < 1:
+        return f"--jobs must be at least 1, got {args.jobs}"
+    for d in args.exercises or []:
+        if not Path(d).is_dir():
+            return f"--exercises folder not found: {d}"
+    for flag, out in (("--csv", args.csv), ("--json", args.json)):
+        if not out:
+            continue
+        out = Path(out)
+        parent = out.parent if str(out.parent) else Path(".")
+        if out.is_dir():
+            return f"{flag} {out} is a folder; give a file name"
+        if not parent.is_dir():
+            return f"{flag} {out}: the folder {parent} does not exist"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{flag} {out}: the folder {parent} is not writable"
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:

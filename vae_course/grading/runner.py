@@ -105,8 +105,13 @@ def find_notebooks(paths: list[str | os.PathLike]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
-        elif p.exists():
+            here = sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+            if not here:
+                raise FileNotFoundError(f"no notebooks (*.ipynb) in the folder {p}")
+            found += here
+        elif p.is_file():
+            if p.suffix != ".ipynb":
+                raise FileNotFoundError(f"not a notebook (expected a .ipynb file): {p}")
             found.append(p)
         else:
             raise FileNotFoundError(f"no such file or folder: {p}")
@@ -538,6 +543,9 @@ def grade_paths(
     """Grade every notebook under ``paths``; return (submissions in order, seed used)."""
     limits = limits or Limits()
     files = find_notebooks(paths)
+    for d in map(Path, exercises or []):
+        if not d.is_dir():
+            raise FileNotFoundError(f"exercises folder not found: {d} (from --exercises)")
     pristine = load_pristine(exercises)
     if not pristine:
         raise NotebookFormatError(
@@ -588,7 +596,24 @@ def _pts(x: float) -> str:
 
 
 def format_table(subs: list[Submission]) -> str:
-    """The terminal table: points per task, total, then a reason for every lost point."""
+    """The terminal tables: one per exercise set (points per task with short task names,
+    and the total), then a reason for every lost point.
+
+    One table per set keeps the terminal readable when a class hands in many sets at once
+    (CSV and JSON keep every column in one file)."""
+    groups: dict[str, list[Submission]] = {}
+    for s in subs:
+        groups.setdefault(s.exercise or "", []).append(s)
+    if len(groups) == 1:
+        return _format_one(subs)
+    parts = []
+    for ex in sorted(groups, key=lambda e: (e == "", e)):
+        title = ex or "not identified as an exercise set"
+        parts.append(f"== {title} ==\n" + _format_one(groups[ex]))
+    return "\n\n".join(parts)
+
+
+def _format_one(subs: list[Submission]) -> str:
     cols = _columns(subs)
     heads = ["learner"] + [_short_name(c, cols) for c in cols] + ["total"]
     rows = []
