@@ -9,9 +9,12 @@ In an exercise notebook, a locked cell after each task runs::
 
 The check calls your function on random and edge-case inputs (batch of 1, extreme
 values, float64, another device: ``meta`` tensors stand in for a GPU) and compares with
-the course's reference. In JupyterLab a failure only prints its ✗ line; under nbgrader
-(``NBGRADER_EXECUTION`` set) it raises :class:`CheckFailed`, so nbgrader's autograde scores
-the cell 0. ``run_check(task, fn, max_points=2)`` returns the
+the course's reference. In JupyterLab a failure only prints its ✗ line (the line is the
+feedback; a traceback would bury it, and *Run All* should reach the next task); under
+nbgrader (``NBGRADER_EXECUTION``, set by ``nbgrader validate`` and ``autograde``) it raises
+:class:`CheckFailed` with that line, so nbgrader, which awards a grade cell's points
+whenever it runs without an error, scores the cell 0. A passing check prints its ✓ line
+and writes nothing to stderr (nbgrader zeroes a cell with any stderr output). ``run_check(task, fn, max_points=2)`` returns the
 :class:`CheckResult` instead of printing it (``.status``, ``.message``, ``.points``: all
 of ``max_points`` when every case passes, else 0).
 

@@ -640,6 +640,12 @@ def _format_one(subs: list[Submission]) -> str:
         if len(s.tasks) > 1 and len(reasons) == 1 and s.total == 0:
             lost.append(f"  {s.learner} · every task (-{_pts(s.max_points)}): {reasons.pop()}")
             continue
+        if len(s.tasks) > 1 and all(t.status == "not attempted" for t in s.tasks):
+            lost.append(
+                f"  {s.learner} · every task (-{_pts(s.max_points)}): not attempted "
+                "(each task still raises NotImplementedError)"
+            )
+            continue
         for t in s.tasks:
             if t.points < t.max_points:
                 lost.append(
