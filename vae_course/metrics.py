@@ -21,6 +21,7 @@ __all__ = [
     "kl_per_dimension",
     "encode_means",
     "nats_to_bits_per_dim",
+    "aggregate_posterior_stats",
 ]
 
 
@@ -76,3 +77,30 @@ def kl_per_dimension(model, x: torch.Tensor, batch_size: int = 1000) -> torch.Te
 def nats_to_bits_per_dim(nats_per_example: float, dims: int = 784) -> float:
     """Convert a negative log-likelihood in nats per example to bits per dimension."""
     return nats_per_example / (dims * math.log(2))
+
+
+@torch.no_grad()
+def aggregate_posterior_stats(
+    model, x: torch.Tensor, generator: torch.Generator | None = None, batch_size: int = 1000
+) -> dict[str, torch.Tensor]:
+    """Per-coordinate moments of the aggregate posterior q(z) = mean_x q(z|x), vs N(0, I).
+
+    Draws one z ~ q(z|x) per example (with ``generator`` on the CPU, so the draw is seeded).
+    Returns (D,) CPU tensors: ``mean_of_means`` and ``var_of_means`` (of the posterior means
+    μ(x)), ``mean`` and ``var`` (of the samples z: by the law of total variance
+    ``var ≈ var_of_means + mean_sigma2``) and ``mean_sigma2`` (the average σ²(x)). Under a
+    prior N(0, I), a well-fitted VAE has ``mean`` ≈ 0 and ``var`` ≈ 1 in every coordinate.
+    """
+    if x.ndim < 2 or x.shape[0] < 2:
+        raise ValueError(f"x must be a batch of at least 2 examples, got shape {tuple(x.shape)}")
+    mu, logvar = encode_means(model, x, batch_size)
+    mu, logvar = mu.cpu().double(), logvar.cpu().double()
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+    z = mu + (0.5 * logvar).exp() * eps
+    return {
+        "mean_of_means": mu.mean(0).float(),
+        "var_of_means": mu.var(0).float(),
+        "mean": z.mean(0).float(),
+        "var": z.var(0).float(),
+        "mean_sigma2": logvar.exp().mean(0).float(),
+    }
