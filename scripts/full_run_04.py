@@ -158,6 +158,15 @@ def page(results: dict) -> str:
     """The Markdown page docs/full_run_04.md, written from ``results``."""
     r, cps = results, results["checkpoints"]
     first, last = cps[0], cps[-1]
+    h, n = r["history"], min(20, len(r["history"]["val_loss"]) - 1)
+    d_val = h["val_loss"][-1] - h["val_loss"][-1 - n]
+    d_train = h["train_loss"][-1] - h["train_loss"][-1 - n]
+    verdict = (
+        "the test loss rose: the model over-fits"
+        if d_val > 0.5
+        else "the training loss falls faster than the test loss, so over-fitting shows as a "
+        "widening train/test gap, not (yet) as a rising test loss"
+    )
     iwae = "\n".join(
         f"| IWAE_{k} | {v:.2f} | {r['iwae_bits_per_dim'][k]:.4f} |"
         for k, v in r["iwae_nats"].items()
@@ -191,7 +200,8 @@ evaluated with k = 5,000; `load_mnist(folder)` with the standard files is the wa
 ELBO on a fixed binarization of the *training* digits: {r["train_elbo_fixed_binarization"]:.2f}
 nats; on the test digits: {r["test_elbo"]:.2f} nats; gap {r["generalisation_gap_nats"]:.2f} nats.
 The test loss was lowest at epoch {r["best_val_epoch"]} ({r["best_val_loss"]:.2f} nats) and
-ends at {r["last_val_loss"]:.2f} nats.
+ends at {r["last_val_loss"]:.2f} nats. Over the last {n} epochs the training loss changed by
+{d_train:+.2f} nats and the test loss by {d_val:+.2f} nats: {verdict}.
 
 ![loss curves](full_run/04_curves.png)
 
@@ -215,7 +225,14 @@ def main(argv=None) -> None:
     parser.add_argument("--every", type=int, default=10, help="record units every N epochs")
     parser.add_argument("--k", type=int, nargs="+", default=[1, 10, 100], help="IWAE k values")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for JSON and PNGs")
+    parser.add_argument(
+        "--page-only", action="store_true", help="rewrite docs/full_run_04.md from the stored JSON"
+    )
     args = parser.parse_args(argv)
+    if args.page_only:
+        results = json.loads((DEFAULT_OUT / "04_full_run.json").read_text())
+        (ROOT / "docs" / "full_run_04.md").write_text(page(results))
+        return
     if args.epochs < 1 or args.every < 1 or min(args.k) < 1:
         parser.error("--epochs, --every and every --k must be positive integers")
     args.out.mkdir(parents=True, exist_ok=True)

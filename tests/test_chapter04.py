@@ -105,3 +105,8 @@ def test_stored_full_run_numbers_agree_with_each_other():
     assert r["checkpoints"][-1]["epoch"] == 100
     page = (ROOT / "docs" / "full_run_04.md").read_text()
     assert f"{iwae[ks[-1]]:.2f}" in page
+
+
+def test_stored_full_run_page_is_what_the_script_writes_from_the_json():
+    r = json.loads((ROOT / "docs" / "full_run" / "04_full_run.json").read_text())
+    assert (ROOT / "docs" / "full_run_04.md").read_text() == _script().page(r)
