@@ -130,5 +130,20 @@ def test_nbgrader_autograde_scores_blank_solution_and_one_wrong_task(tmp_path, e
     with open(course / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     scores = {s: float(rows[s]["score"]) for s in submissions}
+    print(f"\n{exercise}: nbgrader scores {scores} of {full:g} (wrong task worth {lost:g})")
     assert {s: float(rows[s]["max_score"]) for s in submissions} == dict.fromkeys(submissions, full)
     assert scores == {"blank": 0.0, "solution": full, "onewrong": full - lost}, scores
+
+    # nbgrader runs every cell, demo cells (skip_in_grader) included: in the blank copy only
+    # the answer cells (unanswered) and the check cells may end in an error; a demo cell
+    # catches NotImplementedError and prints a note. The solution runs without any error.
+    for student, allowed in (("blank", {"solution", "grade"}), ("solution", set())):
+        done = json.loads(
+            (course / "autograded" / student / exercise / f"{exercise}.ipynb").read_text()
+        )
+        for cell in done["cells"]:
+            meta = cell["metadata"].get("nbgrader", {})
+            errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
+            if errors and not any(meta.get(k) for k in allowed):
+                name = meta.get("grade_id") or _source(cell)[:60]
+                raise AssertionError(f"{student}: cell {name!r} raised {errors[0]['ename']}")
