@@ -115,3 +115,10 @@ def test_bad_inputs_say_what_was_expected():
         discretize(np.full((5, 2), np.nan))
     with pytest.raises(ValueError, match="num_bins must be at least 2"):
         discretize(np.zeros((5, 2)), num_bins=1)
+
+
+def test_metrics_re_exports_the_disentanglement_scores():
+    import vae_course.disentanglement as d
+    import vae_course.metrics as m
+
+    assert m.mig is d.mig and m.mutual_information_matrix is d.mutual_information_matrix

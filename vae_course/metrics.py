@@ -1,5 +1,9 @@
 """Evaluation metrics for VAEs. Units: nats per example unless the name says bits.
 
+Disentanglement scores on data with known factors (``mig``, ``mig_per_factor``,
+``mutual_information_matrix``) live in :mod:`vae_course.disentanglement` and are
+re-exported here.
+
 Every function takes a model with ``encode(x) -> (mu, logvar)`` (and ``decode`` where
 needed) and a tensor of images, works in batches on the model's device, and returns
 plain numbers or CPU tensors.
@@ -11,6 +15,7 @@ import math
 
 import torch
 
+from .disentanglement import mig, mig_per_factor, mutual_information_matrix
 from .inference import encode_means, eval_mode, model_device
 from .losses import elbo, gaussian_kl_per_dim, iwae_bound
 
@@ -22,6 +27,9 @@ __all__ = [
     "encode_means",
     "nats_to_bits_per_dim",
     "aggregate_posterior_stats",
+    "mig",
+    "mig_per_factor",
+    "mutual_information_matrix",
 ]
 
 
