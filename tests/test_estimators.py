@@ -175,11 +175,29 @@ def test_reparameterization_has_lower_variance_and_score_variance_grows_with_dim
         gm, _ = estimator(quadratic, mu, torch.zeros(dim, dtype=torch.float64), 20_000, _gen())
         return gm[:, 0].var().item()
 
-    # exact per-sample variances at μ = 0, σ = 1, c = 1: reparam 4; score ≈ 8 + 10·dim
     assert var_mu1(reparameterization_gradient, 1) == pytest.approx(4.0, rel=0.05)
     assert var_mu1(score_function_gradient, 1) > 5 * var_mu1(reparameterization_gradient, 1)
     assert var_mu1(score_function_gradient, 20) > 10 * var_mu1(score_function_gradient, 1)
     assert var_mu1(reparameterization_gradient, 20) == pytest.approx(4.0, rel=0.05)
+
+
+@pytest.mark.parametrize("dim", [1, 5, 20])
+def test_per_sample_gradient_variances_match_notebook_03s_closed_forms(dim):
+    """At μ = 0, σ = 1, c = 1, f(z) = Σ (z_j − 1)²: Var of the per-sample ∂/∂μ₁ is
+    30 + 22(d−1) + 4(d−1)² (score function), 18 + 6(d−1) (score function, baseline E f = 2d)
+    and 4 (reparameterization). Tolerance: 5 standard errors of a sample variance."""
+
+    def check(estimator, expected, **kw):
+        mu = torch.zeros(dim, dtype=torch.float64)
+        gm, _ = estimator(quadratic, mu, mu.clone(), 200_000, _gen(7), **kw)
+        dev = (gm[:, 0] - gm[:, 0].mean()) ** 2
+        se = dev.std().item() / len(dev) ** 0.5
+        assert abs(dev.mean().item() - expected) < 5 * se, (estimator.__name__, kw, expected)
+
+    d = dim
+    check(score_function_gradient, 30 + 22 * (d - 1) + 4 * (d - 1) ** 2)
+    check(score_function_gradient, 18 + 6 * (d - 1), baseline=2.0 * d)
+    check(reparameterization_gradient, 4.0)
 
 
 def test_score_function_baseline_keeps_the_mean_and_cuts_variance():
