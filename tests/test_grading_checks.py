@@ -294,7 +294,7 @@ def test_check_prints_one_line(capsys):
     assert len(lines) == 2
     assert lines[0].startswith("✓ ex04.gaussian_kl")
     assert lines[1] == (
-        "✗ ex04.gaussian_kl: batch of 64, D=20: expected shape (64,), got (64, 20): "
+        "✗ ex04.gaussian_kl: batch of 64, d=20: expected shape (64,), got (64, 20): "
         "sum the KL over latent dimensions (dim=1) [6 of 6 cases failed]"
     )
 

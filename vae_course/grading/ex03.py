@@ -52,7 +52,7 @@ def _step(z):
     return (z > 0.5).to(z.dtype).sum(-1)
 
 
-#: f(z): (n, D) -> (n,), by name. "step" has zero gradient almost everywhere.
+#: f(z): (n, d) -> (n,), by name. "step" has zero gradient almost everywhere.
 TEST_FUNCTIONS = {
     "sum of z²": _square,
     "cos(2z) + z₀": _cos,
@@ -95,7 +95,7 @@ def _pair_problem(case, out, n, D, dtype):
         if problem:
             if o.get("kind") == "tensor" and tuple(o["shape"]) == (D,):
                 problem += (
-                    ": return one gradient per sample, (n, D), not their mean: the "
+                    ": return one gradient per sample, (n, d), not their mean: the "
                     "spread of the samples is what we compare next"
                 )
             return problem
@@ -123,9 +123,9 @@ class ReparameterizedSample(Check):
         k_samples = triple(3, 4)
         k_samples["eps"] = torch.randn(5, 3, 4, generator=g)
         return [
-            Case("batch of 64, D=20", triple(64, 20)),
+            Case("batch of 64, d=20", triple(64, 20)),
             Case("batch of 1", triple(1, 5)),
-            Case("K=5 samples per example: eps (5, B, D), mu (B, D)", k_samples),
+            Case("K=5 samples per example: eps (5, B, d), mu (B, d)", k_samples),
             Case("float64 input", triple(6, 3, dtype=torch.float64)),
             Case("logvar = 0 (σ = 1)", {**triple(4, 2), "logvar": torch.zeros(4, 2)}),
         ]
@@ -234,8 +234,8 @@ class ScoreFunctionGradient(Check):
     def cases(self, seed):
         g = _gen(seed)
         return [
-            Case("f = sum of z², n=50 samples, D=3", {**_grad_inputs(g, 50, 3), "f": "sum of z²"}),
-            Case("f = cos(2z) + z₀, D=2", {**_grad_inputs(g, 20, 2), "f": "cos(2z) + z₀"}),
+            Case("f = sum of z², n=50 samples, d=3", {**_grad_inputs(g, 50, 3), "f": "sum of z²"}),
+            Case("f = cos(2z) + z₀, d=2", {**_grad_inputs(g, 20, 2), "f": "cos(2z) + z₀"}),
             Case(
                 "f = step (z > 0.5), not differentiable",
                 {**_grad_inputs(g, 30, 4), "f": "step (z > 0.5)"},
@@ -244,7 +244,7 @@ class ScoreFunctionGradient(Check):
                 "with a baseline b = 2.5",
                 {**_grad_inputs(g, 40, 3), "f": "sum of z²", "baseline": 2.5},
             ),
-            Case("one sample, D=1", {**_grad_inputs(g, 1, 1), "f": "softplus(z)"}),
+            Case("one sample, d=1", {**_grad_inputs(g, 1, 1), "f": "softplus(z)"}),
         ]
 
     def run(self, fn, inputs):
@@ -352,10 +352,10 @@ class ReparameterizationGradient(Check):
     def cases(self, seed):
         g = _gen(seed)
         return [
-            Case("f = sum of z², n=50 samples, D=3", {**_grad_inputs(g, 50, 3), "f": "sum of z²"}),
-            Case("f = cos(2z) + z₀, D=2", {**_grad_inputs(g, 20, 2), "f": "cos(2z) + z₀"}),
-            Case("f = softplus(z), D=4", {**_grad_inputs(g, 30, 4), "f": "softplus(z)"}),
-            Case("one sample, D=1", {**_grad_inputs(g, 1, 1), "f": "sum of z²"}),
+            Case("f = sum of z², n=50 samples, d=3", {**_grad_inputs(g, 50, 3), "f": "sum of z²"}),
+            Case("f = cos(2z) + z₀, d=2", {**_grad_inputs(g, 20, 2), "f": "cos(2z) + z₀"}),
+            Case("f = softplus(z), d=4", {**_grad_inputs(g, 30, 4), "f": "softplus(z)"}),
+            Case("one sample, d=1", {**_grad_inputs(g, 1, 1), "f": "sum of z²"}),
             Case(
                 "float32 input",
                 {**_grad_inputs(g, 10, 2, dtype=torch.float32), "f": "cos(2z) + z₀"},

@@ -76,10 +76,10 @@ class Reparameterize(Check):
         mu_big = torch.tensor([1.5, -2.0, 0.0]).expand(n, 3).clone()
         lv_big = torch.tensor([math.log(4.0), math.log(0.25), 0.0]).expand(n, 3).clone()
         cases = [
-            Case("batch of 64, D=20", dict(zip(("mu", "logvar"), pair(64, 20), strict=True))),
+            Case("batch of 64, d=20", dict(zip(("mu", "logvar"), pair(64, 20), strict=True))),
             Case("batch of 1", dict(zip(("mu", "logvar"), pair(1, 5), strict=True))),
             Case(
-                "3-D input (K=3, B=5, D=4)", dict(zip(("mu", "logvar"), pair(3, 5, 4), strict=True))
+                "3-D input (K=3, B=5, d=4)", dict(zip(("mu", "logvar"), pair(3, 5, 4), strict=True))
             ),
             Case(
                 "float64 input",
@@ -215,9 +215,9 @@ class GaussianKL(Check):
             "logvar": torch.tensor([[-20.0, 8.0, 0.0, -1e-3], [10.0, -30.0, 0.0, 0.0]]),
         }
         return [
-            Case("batch of 64, D=20", pair(64, 20)),
+            Case("batch of 64, d=20", pair(64, 20)),
             Case("batch of 1", pair(1, 5)),
-            Case("one latent dimension (B=7, D=1)", pair(7, 1)),
+            Case("one latent dimension (B=7, d=1)", pair(7, 1)),
             Case(
                 "q equal to the prior (mu=0, logvar=0)",
                 {"mu": torch.zeros(4, 3), "logvar": torch.zeros(4, 3)},
