@@ -167,3 +167,58 @@ def test_free_bits_floor_each_dimension():
 def test_bad_inputs_raise_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_continuous_bernoulli_normalizer_matches_its_closed_form_and_torch():
+    import math
+
+    from vae_course.losses import (
+        continuous_bernoulli_log_likelihood,
+        continuous_bernoulli_log_normalizer,
+    )
+
+    logits = torch.tensor([-30.0, -5.0, -1.0, -0.3, 0.02, 0.7, 3.0, 12.0], dtype=torch.float64)
+    lam = torch.sigmoid(logits)
+    closed = torch.log(2 * torch.atanh(1 - 2 * lam) / (1 - 2 * lam))  # Loaiza-Ganem & Cunningham
+    torch.testing.assert_close(continuous_bernoulli_log_normalizer(logits[1:-1]), closed[1:-1])
+    # near λ = ½ the series takes over, continuous with the exact form on both sides of 1e-2
+    near = torch.tensor([1e-6, -9.9e-3, 1.01e-2], dtype=torch.float64)
+    torch.testing.assert_close(
+        continuous_bernoulli_log_normalizer(near),
+        torch.log(near.abs() / torch.tanh(near.abs() / 2)),
+        rtol=1e-9,
+        atol=1e-9,
+    )
+    assert continuous_bernoulli_log_normalizer(torch.tensor([0.0])).item() == pytest.approx(
+        math.log(2)
+    )
+    assert (continuous_bernoulli_log_normalizer(logits) >= math.log(2) - 1e-12).all()
+    extreme = continuous_bernoulli_log_normalizer(torch.tensor([-500.0, 500.0]))
+    assert torch.isfinite(extreme).all()
+    torch.testing.assert_close(extreme, torch.log(torch.tensor([500.0, 500.0])))
+    # the whole likelihood against torch.distributions, on grey images
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 5, 5, generator=g, dtype=torch.float64)
+    lg = torch.randn(4, 25, generator=g, dtype=torch.float64) * 4
+    ref = torch.distributions.ContinuousBernoulli(logits=lg).log_prob(x.reshape(4, 25)).sum(1)
+    torch.testing.assert_close(continuous_bernoulli_log_likelihood(x, lg), ref)
+
+
+def test_bernoulli_reconstruction_floor_is_minus_the_binary_entropy():
+    from vae_course.losses import bernoulli_log_likelihood, bernoulli_reconstruction_floor
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(3, 10, generator=g, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
+    floor = bernoulli_reconstruction_floor(x)
+    # attained by the decoder that outputs λ = x ...
+    best = torch.logit(x).requires_grad_(True)
+    attained = bernoulli_log_likelihood(x, best)
+    torch.testing.assert_close(attained.detach(), floor)
+    # ... where the gradient vanishes, and no other logits do better
+    attained.sum().backward()
+    assert best.grad.abs().max() < 1e-9
+    other = torch.logit(x) + 0.3 * torch.randn(3, 10, generator=g, dtype=torch.float64)
+    assert (bernoulli_log_likelihood(x, other) < floor).all()
+    assert bernoulli_reconstruction_floor(torch.tensor([[0.0, 1.0, 1.0]])).item() == 0.0
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        bernoulli_reconstruction_floor(torch.tensor([[255.0]]))

@@ -18,6 +18,9 @@ __all__ = [
     "gaussian_kl",
     "gaussian_kl_per_dim",
     "bernoulli_log_likelihood",
+    "bernoulli_reconstruction_floor",
+    "continuous_bernoulli_log_normalizer",
+    "continuous_bernoulli_log_likelihood",
     "gaussian_log_likelihood",
     "log_mean_exp",
     "elbo",
@@ -111,6 +114,51 @@ def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Ten
             " (did you forget to divide pixel values by 255?)"
         )
     return log_bernoulli_logits(x, logits).reshape(x.shape[0], -1).sum(dim=1)
+
+
+def bernoulli_reconstruction_floor(x: torch.Tensor) -> torch.Tensor:
+    """The best Bernoulli log-likelihood any decoder can give grey-level x: −Σᵢ H_b(xᵢ).
+
+    For one pixel, x·log λ + (1−x)·log(1−λ) is largest at λ = x, where it equals minus the
+    binary entropy H_b(x) = −x log x − (1−x) log(1−x) (nats; 0 only for x ∈ {0, 1}).
+    x: (B, ...) in [0, 1]. Returns (B,), nats per example, ≤ 0: a grey image can never be
+    reconstructed with log-likelihood 0, which is one sign that a Bernoulli decoder is not a
+    model of grey levels.
+    """
+    _check_float("x", x)
+    if not ((x >= 0) & (x <= 1)).all():
+        raise ValueError("x must lie in [0, 1] (grey levels scaled from 0-255 by /255)")
+    h = -(torch.xlogy(x, x) + torch.xlogy(1 - x, 1 - x))
+    return -h.reshape(x.shape[0], -1).sum(dim=1)
+
+
+def continuous_bernoulli_log_normalizer(logits: torch.Tensor) -> torch.Tensor:
+    """log C(λ) of the continuous Bernoulli (Loaiza-Ganem & Cunningham 2019), per element.
+
+    p(x | λ) = C(λ) λ^x (1−λ)^(1−x) is a density on x ∈ [0, 1] when
+    C(λ) = 2 artanh(1 − 2λ) / (1 − 2λ) (and C(½) = 2). With λ = sigmoid(ℓ) this is
+    C = ℓ / tanh(ℓ/2), so log C = log|ℓ| − log|tanh(ℓ/2)|, computed with its Taylor series
+    log 2 + ℓ²/12 − 7ℓ⁴/1440 near ℓ = 0. Always ≥ log 2 > 0. Same shape as ``logits``.
+    """
+    _check_float("logits", logits)
+    small = logits.abs() < 1e-2
+    safe = torch.where(small, torch.ones_like(logits), logits)
+    exact = torch.log(safe.abs()) - torch.log(torch.tanh(safe.abs() / 2))
+    series = math.log(2.0) + logits**2 / 12 - 7 * logits**4 / 1440
+    return torch.where(small, series, exact)
+
+
+def continuous_bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) under a continuous-Bernoulli decoder, summed over pixels: (B,) nats.
+
+    The Bernoulli log-likelihood of :func:`bernoulli_log_likelihood` plus the normaliser
+    Σᵢ log C(ℓᵢ) that makes each pixel's factor a density on [0, 1]: a proper likelihood
+    for grey levels (it can be positive, like any density). x: (B, ...) in [0, 1];
+    logits: the same number of values per example.
+    """
+    x = _match_data(x, logits, "logits")
+    log_c = continuous_bernoulli_log_normalizer(logits).reshape(x.shape[0], -1).sum(dim=1)
+    return bernoulli_log_likelihood(x, logits) + log_c
 
 
 def gaussian_log_likelihood(
