@@ -81,7 +81,7 @@ def main(jobdir: str) -> None:
     import torch
 
     torch.set_num_threads(int(job.get("threads", 1)))
-    from vae_course.grading.checks import Case, execute_case, get_check
+    from vae_course.grading.checks import Case, as_value_function, execute_case, get_check
 
     cases = torch.load("cases.pt", weights_only=True)
     # Hold our own references: learner code may rebind module attributes later.
@@ -117,10 +117,12 @@ def main(jobdir: str) -> None:
         mark("task", gid)
         fn = namespace.get(task["function"])
         payload: dict = {"results": []}
+        chk = _get(task["check"])
+        if chk.value_task and fn is not None:
+            fn = as_value_function(fn)  # a predict-then-run answer: a value, not a function
         if not callable(fn):
             payload["missing"] = True
         else:
-            chk = _get(task["check"])
             task_end = time.monotonic() + job["task_seconds"]  # one budget for all cases
             for raw in cases[task["check"]]:
                 case = Case(raw["name"], raw["inputs"])

@@ -42,6 +42,8 @@ GRADE_ID_RE = re.compile(r"^[a-zA-Z0-9_\-]+$")
 CHECK_RE = re.compile(r"""^check\(\s*["']([\w.\-]+)["']\s*,\s*([A-Za-z_]\w*)\s*\)\s*;?$""")
 DEF_RE = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(")
 HINT_RE = re.compile(r"^\s*#\s*hint:\s*(.+?)\s*$", re.IGNORECASE)
+#: a top-level solution region that only assigns a value: a predict-then-run answer
+VALUE_RE = re.compile(r"^([A-Za-z_]\w*)\s*=\s*\S")
 NBGRADER_KEYS = {"grade", "grade_id", "locked", "points", "schema_version", "solution", "task"}
 DEFAULT_HINT = "Complete this part of the exercise (its contract is in the docstring)"
 
@@ -190,7 +192,12 @@ def validate(nb, name: str = "notebook") -> list[Task]:
 
 
 def stub_source(src: str, where: str = "cell") -> str:
-    """Replace each solution region of ``src`` by a stub raising NotImplementedError(hint)."""
+    """Replace each solution region of ``src`` by a stub raising NotImplementedError(hint).
+
+    A top-level region that only assigns a value (``prediction = "falls"``: a
+    predict-then-run answer) becomes ``prediction = None`` under a ``# YOUR ANSWER HERE``
+    line instead, so the exercise runs and its check says "not set yet".
+    """
     lines = src.splitlines()
     regions = _regions(src, where)
     if not regions:
@@ -212,6 +219,13 @@ def stub_source(src: str, where: str = "cell") -> str:
                 if m:
                     hint = f"{hint}: {m.group(1)}" if hint != DEFAULT_HINT else m.group(1)
                 break
+        body = [ln for ln in lines[begin + 1 : end] if ln.strip() and not HINT_RE.match(ln)]
+        value = VALUE_RE.match(body[0]) if len(body) == 1 and not indent else None
+        if value:  # a predict-then-run answer: the stub leaves the variable unset
+            out.append(f"# YOUR ANSWER HERE ({hint})")
+            out.append(f"{value.group(1)} = None")
+            pos = end + 1
+            continue
         out.append(f"{indent}# YOUR CODE HERE")
         literal = json.dumps(hint, ensure_ascii=False)
         one_line = f"{indent}raise NotImplementedError({literal})"

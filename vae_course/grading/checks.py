@@ -40,6 +40,7 @@ __all__ = [
     "judge",
     "run_check",
     "check",
+    "as_value_function",
     "CheckFailed",
     "under_nbgrader",
     "NOT_ATTEMPTED",
@@ -103,6 +104,10 @@ class Check:
     id: str = ""
     function: str = ""
     uses: tuple[str, ...] = ()
+    #: True for a graded *value* (a predict-then-run answer such as ``prediction = "falls"``)
+    #: instead of a function: the learner's value arrives in ``run`` as ``fn()``, and a
+    #: missing value (None) is "not attempted".
+    value_task: bool = False
 
     def cases(self, seed: int) -> list[Case]:
         raise NotImplementedError
@@ -190,6 +195,8 @@ def describe(value: Any) -> dict[str, Any]:
         return {"kind": "number", "value": float(value), "type": type(value).__name__}
     if value is None:
         return {"kind": "none"}
+    if isinstance(value, str):  # a predict-then-run answer
+        return {"kind": "text", "value": str(value)[:200]}
     return {"kind": "other", "type": type(value).__name__[:60]}
 
 
@@ -282,6 +289,15 @@ def judge(
 
 
 # ----------------------------------------------------------------------------- in notebook
+def as_value_function(value: Any) -> Callable[[], Any]:
+    """Wrap a graded value so a value task's ``run`` reads it as ``fn()``."""
+
+    def answer():
+        return value
+
+    return answer
+
+
 def _fresh_seed() -> int:
     return int.from_bytes(os.urandom(4), "little") % (2**31)
 
@@ -295,7 +311,12 @@ def run_check(
     says what is wrong (empty when passed).
     """
     check_obj = get_check(task_id)
-    if not callable(fn):
+    if check_obj.value_task:
+        if fn is None:
+            msg = f"{check_obj.function} is not set yet"
+            return CheckResult(task_id, NOT_ATTEMPTED, msg, 1, 1, max_points)
+        fn = as_value_function(fn)
+    elif not callable(fn):
         msg = f"expected a function, got {type(fn).__name__}"
         return CheckResult(task_id, "failed", msg, 1, 1, max_points)
     seed = _fresh_seed() if seed is None else int(seed)
@@ -425,3 +446,43 @@ def worst_element(got: torch.Tensor, exp: torch.Tensor) -> tuple[int, str, str]:
     diff = (got - exp).abs().reshape(-1)
     i = int(diff.argmax())
     return i, fmt(float(got.reshape(-1)[i])), fmt(float(exp.reshape(-1)[i]))
+
+
+# ----------------------------------------------------------------------------- value tasks
+class ChoiceCheck(Check):
+    """A predict-then-run question: the learner sets a variable to one of ``choices``
+    *before* running the experiment that answers it.
+
+    Subclasses set ``id``, ``function`` (the variable's name), ``choices``, ``answer`` and
+    ``hints``: for each wrong choice, what the experiment will show instead (said only
+    after the answer is graded, never the right choice itself).
+    """
+
+    value_task = True
+    choices: tuple[str, ...] = ()
+    answer: str = ""
+    hints: dict[str, str] = {}
+
+    def cases(self, seed: int) -> list[Case]:
+        return [Case("your prediction", {})]
+
+    def run(self, fn: Callable, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"answer": fn()}
+
+    def reference(self, case: Case) -> str:
+        return self.answer
+
+    def compare(self, case: Case, out: dict[str, dict], expected: Any) -> str | None:
+        options = " / ".join(f'"{c}"' for c in self.choices)
+        got = out.get("answer", {"kind": "none"})
+        if got["kind"] != "text":
+            kind = got.get("type", got["kind"])
+            return f"{self.function} must be one of the strings {options}, got {kind}"
+        value = got["value"]
+        if value not in self.choices:
+            return f"{self.function} must be one of {options} (exactly as written), got {value!r}"
+        if value != expected:
+            return f"{self.function} = {value!r} is not what happens: " + self.hints.get(
+                value, "run the experiment below and compare"
+            )
+        return None

@@ -22,7 +22,7 @@ import torch
 from ..distributions import LOG_2PI
 from ..losses import log_mean_exp as ref_log_mean_exp
 from ..toy import LinearGaussian
-from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+from .checks import Case, Check, ChoiceCheck, close, diagnose, fmt, register, tensor_problem
 from .checks import dtype_name as _dtype
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
@@ -561,3 +561,21 @@ class PPCALogMarginal(Check):
 
 for _c in (SampleLinearGaussian(), LogMeanExp(), NaiveMCLogPx(), PPCALogMarginal()):
     register(_c)
+
+
+class PredictNaiveMC(ChoiceCheck):
+    """Predict-then-run: the naive estimate with d = 20 and a sharp likelihood."""
+
+    id = "ex01.predict_naive_mc"
+    function = "prediction_naive_mc"
+    choices = ("about right", "too high", "too low")
+    answer = "too low"
+    hints = {
+        "about right": "almost no prior sample explains x when d is large and the likelihood "
+        "sharp, so even 10,000 samples miss most of p(x)",
+        "too high": "the average of p(x|z) is unbiased for p(x), but its log is biased (Jensen's "
+        "inequality for a concave log): which way?",
+    }
+
+
+register(PredictNaiveMC())

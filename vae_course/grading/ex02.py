@@ -23,7 +23,7 @@ from ..distributions import LOG_2PI, log_normal
 from ..losses import gaussian_log_likelihood as ref_gaussian_ll
 from ..losses import log_mean_exp as ref_log_mean_exp
 from ..toy import LinearGaussian
-from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+from .checks import Case, Check, ChoiceCheck, close, diagnose, fmt, register, tensor_problem
 from .checks import dtype_name as _dtype
 from .checks import seeded_generator as _gen
 from .checks import worst_element as _worst
@@ -528,3 +528,22 @@ class ELBOAndIWAE(Check):
 
 for _c in (GaussianLogLikelihood(), GaussianKLDiag(), LogWeights(), ELBOAndIWAE()):
     register(_c)
+
+
+class PredictIWAE(ChoiceCheck):
+    """Predict-then-run: the IWAE bound as the number of samples K grows."""
+
+    id = "ex02.predict_iwae"
+    function = "prediction_iwae"
+    choices = ("rises towards log p(x)", "stays at the ELBO", "rises above log p(x)", "falls")
+    answer = "rises towards log p(x)"
+    hints = {
+        "stays at the ELBO": "with K = 1 it is the ELBO, but averaging K weights before the log "
+        "loses less to Jensen's inequality",
+        "rises above log p(x)": "every IWAE_K is still a lower bound: the average of the weights "
+        "is an unbiased estimate of p(x), and the log of it is biased down",
+        "falls": "compare IWAE_1 = ELBO with larger K in notebook 02, section 4",
+    }
+
+
+register(PredictIWAE())

@@ -20,7 +20,7 @@ import math
 import torch
 
 from ..estimators import mean_and_se as ref_mean_and_se
-from .checks import Case, Check, close, diagnose, register, tensor_problem
+from .checks import Case, Check, ChoiceCheck, close, diagnose, register, tensor_problem
 from .checks import dtype_name as _dtype
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
@@ -517,3 +517,21 @@ for _c in (
     MeanAndSE(),
 ):
     register(_c)
+
+
+class PredictSpread(ChoiceCheck):
+    """Predict-then-run: which per-sample gradients are more spread out."""
+
+    id = "ex03.predict_spread"
+    function = "prediction_spread"
+    choices = ("score function", "reparameterization", "about the same")
+    answer = "score function"
+    hints = {
+        "reparameterization": "the pathwise gradient uses only the slope of f at each sample, "
+        "while the other estimator multiplies the whole value f(z) by a noisy score",
+        "about the same": "both are unbiased, but that says nothing about their spread: "
+        "notebook 03, section 4 measures it",
+    }
+
+
+register(PredictSpread())

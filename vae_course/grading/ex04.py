@@ -25,7 +25,7 @@ from ..losses import bernoulli_log_likelihood as ref_bernoulli
 from ..losses import elbo as ref_elbo
 from ..losses import gaussian_kl as ref_kl
 from ..models import MLPVAE
-from .checks import Case, Check, close, diagnose, fmt, register, tensor_problem
+from .checks import Case, Check, ChoiceCheck, close, diagnose, fmt, register, tensor_problem
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
 
@@ -699,3 +699,21 @@ for _c in (
     SamplePrior(),
 ):
     register(_c)
+
+
+class PredictMeanReduction(ChoiceCheck):
+    """Predict-then-run: a loss that averages over pixels but sums the KL."""
+
+    id = "ex04.predict_mean_reduction"
+    function = "prediction_mean_reduction"
+    choices = ("it grows", "it stays about the same", "it collapses to near zero")
+    answer = "it collapses to near zero"
+    hints = {
+        "it grows": "dividing the reconstruction term by 784 makes every nat of KL 784 times "
+        "more expensive relative to it",
+        "it stays about the same": "the mean over pixels is the sum divided by 784: the same "
+        "objective as beta = 784 (notebook 04, section 9)",
+    }
+
+
+register(PredictMeanReduction())

@@ -511,12 +511,15 @@ def grade_submission(
         elif res is None:
             score(t, None, "no result (the grading process ended early)")
         elif res.get("missing"):
-            score(
-                t,
-                None,
-                f"function {t.function} is not defined"
-                + _cell_note(cell_errors, cells, t.function),
-            )
+            if chk.value_task:  # a predict-then-run answer left as None (or deleted)
+                score(t, None, f"answer {t.function} is not set", status=NOT_ATTEMPTED)
+            else:
+                score(
+                    t,
+                    None,
+                    f"function {t.function} is not defined"
+                    + _cell_note(cell_errors, cells, t.function),
+                )
         elif "unsaved" in res:
             score(t, None, str(res["unsaved"])[:200])
         else:
