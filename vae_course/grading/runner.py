@@ -646,7 +646,7 @@ def _format_one(subs: list[Submission]) -> str:
         if len(s.tasks) > 1 and all(t.status == "not attempted" for t in s.tasks):
             lost.append(
                 f"  {s.learner} · every task (-{_pts(s.max_points)}): not attempted "
-                "(each task still raises NotImplementedError)"
+                "(every function still raises NotImplementedError, every answer is unset)"
             )
             continue
         for t in s.tasks:
