@@ -190,3 +190,42 @@ def test_mixture_samples_follow_the_weights(gmm):
     p = torch.softmax(gmm.logits, 0)
     freq = torch.bincount(z, minlength=3).double() / n
     assert ((freq - p).abs() < 4 * (p * (1 - p) / n).sqrt()).all()
+
+
+def test_optimal_diagonal_q_is_the_per_datapoint_optimum():
+    from vae_course.toy import LinearGaussian
+
+    lg = LinearGaussian.random(data_dim=6, latent_dim=3, x_var=0.3, seed=2)
+    x, _ = lg.sample(5, torch.Generator().manual_seed(1))
+    mu, logvar = lg.optimal_diagonal_q(x)
+    mu.requires_grad_(True)
+    logvar.requires_grad_(True)
+    lg.elbo(x, mu, logvar).sum().backward()
+    assert mu.grad.abs().max() < 1e-10 and logvar.grad.abs().max() < 1e-10  # a stationary point
+    # and a maximum: the ELBO is concave in (mu, logvar) here; any move lowers it
+    g = torch.Generator().manual_seed(3)
+    best = lg.elbo(x, mu.detach(), logvar.detach())
+    for _ in range(5):
+        dm = 0.1 * torch.randn(mu.shape, generator=g, dtype=mu.dtype)
+        dl = 0.1 * torch.randn(mu.shape, generator=g, dtype=mu.dtype)
+        assert (lg.elbo(x, mu.detach() + dm, logvar.detach() + dl) < best).all()
+    # the diagonal restriction costs exactly KL(q || p(z|x)) > 0 (the approximation gap)
+    gap = lg.log_marginal(x) - best
+    torch.testing.assert_close(gap, lg.kl_to_posterior(x, mu.detach(), logvar.detach()))
+    assert (gap > 0).all()
+
+
+def test_amortized_encoder_closes_the_gap_only_with_enough_capacity():
+    from vae_course.toy import LinearGaussian, fit_linear_encoder
+
+    lg = LinearGaussian.random(data_dim=8, latent_dim=3, x_var=0.2, seed=3)
+    x, _ = lg.sample(500, torch.Generator().manual_seed(0))
+    optimum = lg.elbo(x, *lg.optimal_diagonal_q(x)).mean()
+    gaps = {
+        r: (optimum - lg.elbo(x, *fit_linear_encoder(lg, x, rank=r)).mean()).item()
+        for r in (None, 2, 1)
+    }
+    assert abs(gaps[None]) < 1e-4  # the optimal mean is linear in x: a full-rank encoder fits it
+    assert 0.1 < gaps[2] < gaps[1]  # a rank-limited encoder cannot: the amortization gap
+    with pytest.raises(ValueError, match="rank must be in"):
+        fit_linear_encoder(lg, x, rank=4)

@@ -23,7 +23,7 @@ import torch
 
 from .distributions import LOG_2PI, log_normal, log_standard_normal
 
-__all__ = ["LinearGaussian", "GaussianMixture"]
+__all__ = ["LinearGaussian", "GaussianMixture", "fit_linear_encoder"]
 
 
 def _as_float(t, dtype=None) -> torch.Tensor:
@@ -175,6 +175,17 @@ class LinearGaussian:
         entropy = 0.5 * (self.latent_dim * (LOG_2PI + 1.0) + torch.logdet(cov))
         return rec + prior + entropy
 
+    def optimal_diagonal_q(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The best *diagonal* Gaussian q(z|x) for each x: the per-datapoint optimum.
+
+        Maximising the ELBO over q = N(mu, diag σ²) for a Gaussian posterior N(m, Σ) gives
+        mu = m and σ_j² = 1 / (Σ⁻¹)_jj (reverse KL matches the precision's diagonal, so it
+        under-estimates the posterior's marginal variances). Returns mu (B, d), logvar (B, d).
+        """
+        mean, cov = self.posterior(x)
+        precision_diag = torch.diagonal(torch.linalg.inv(cov))
+        return mean, (-torch.log(precision_diag)).expand_as(mean).clone()
+
     def elbo(self, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """Exact ELBO for a diagonal q(z|x) = N(mu, diag exp(logvar)); mu, logvar (B, d) -> (B,)."""
         return self.elbo_full(x, mu, torch.diag_embed(torch.exp(logvar)))
@@ -269,3 +280,43 @@ class GaussianMixture:
 
     def __repr__(self) -> str:
         return f"GaussianMixture(n_components={self.n_components}, data_dim={self.data_dim})"
+
+
+def fit_linear_encoder(
+    model: LinearGaussian,
+    x: torch.Tensor,
+    rank: int | None = None,
+    steps: int = 400,
+    lr: float = 0.05,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Amortized inference on a linear-Gaussian model: one encoder for every x.
+
+    The encoder is mu(x) = (x − b) A + c with A (D, d) of rank at most ``rank`` (A = U V,
+    U (D, r), V (r, d); full rank when None) and one shared logvar (d,). Its parameters
+    maximise the mean exact ELBO over ``x`` (B, D) by Adam for ``steps`` steps. Returns
+    the encoder's (mu, logvar) for ``x``, each (B, d) and detached: compare
+    ``model.elbo(x, mu, logvar)`` with the per-datapoint optimum
+    :meth:`LinearGaussian.optimal_diagonal_q` to see the amortization gap.
+    """
+    g = torch.Generator().manual_seed(seed)
+    d, D = model.latent_dim, model.data_dim
+    r = d if rank is None else int(rank)
+    if not 1 <= r <= d:
+        raise ValueError(f"rank must be in [1, {d}] (the latent dimension), got {rank}")
+    dt = model.W.dtype
+    U = (0.1 * torch.randn(D, r, generator=g, dtype=dt)).requires_grad_(True)
+    V = (0.1 * torch.randn(r, d, generator=g, dtype=dt)).requires_grad_(True)
+    c = torch.zeros(d, dtype=dt, requires_grad=True)
+    logvar = torch.zeros(d, dtype=dt, requires_grad=True)
+    xc = x.to(dt) - model.b
+    opt = torch.optim.Adam([U, V, c, logvar], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        mu = xc @ U @ V + c
+        loss = -model.elbo(x, mu, logvar.expand_as(mu)).mean()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        mu = xc @ U @ V + c
+        return mu, logvar.expand_as(mu).clone()
