@@ -229,3 +229,28 @@ def test_amortized_encoder_closes_the_gap_only_with_enough_capacity():
     assert 0.1 < gaps[2] < gaps[1]  # a rank-limited encoder cannot: the amortization gap
     with pytest.raises(ValueError, match="rank must be in"):
         fit_linear_encoder(lg, x, rank=4)
+
+
+def test_gaussian_fit_on_a_grid_reverse_seeks_a_mode_forward_covers_both():
+    from vae_course.toy import fit_gaussian_on_grid
+
+    zg = torch.linspace(-5, 5, 4001, dtype=torch.float64)
+    # a Gaussian target is recovered exactly by both directions
+    unimodal = -0.5 * ((zg - 0.7) / 0.4) ** 2
+    for direction in ("reverse", "forward"):
+        m, s = fit_gaussian_on_grid(zg, unimodal, direction)
+        assert m == pytest.approx(0.7, abs=1e-4) and s == pytest.approx(0.4, abs=1e-4)
+    # notebook 01's bimodal posterior p(z | x = 2) for the decoder z²
+    bimodal = -0.5 * (2.0 - zg**2) ** 2 / 0.1 - 0.5 * zg**2
+    right = fit_gaussian_on_grid(zg, bimodal, "reverse", init_mean=1.0)
+    left = fit_gaussian_on_grid(zg, bimodal, "reverse", init_mean=-1.0)
+    assert right[0] > 1.2 and left[0] == pytest.approx(-right[0], abs=1e-6)
+    assert right[1] < 0.3  # it fits one mode, not both
+    w = torch.exp(bimodal - torch.logsumexp(bimodal, 0))
+    mean = float((w * zg).sum())
+    std = float((w * (zg - mean) ** 2).sum().sqrt())
+    fm, fs = fit_gaussian_on_grid(zg, bimodal, "forward")
+    assert fm == pytest.approx(mean, abs=1e-9) and fs == pytest.approx(std, abs=1e-9)
+    assert abs(fm) < 1e-6 and fs > 1.2  # moment matching: centred between the modes
+    with pytest.raises(ValueError, match="direction must be"):
+        fit_gaussian_on_grid(zg, bimodal, "sideways")

@@ -23,7 +23,7 @@ import torch
 
 from .distributions import LOG_2PI, log_normal, log_standard_normal
 
-__all__ = ["LinearGaussian", "GaussianMixture", "fit_linear_encoder"]
+__all__ = ["LinearGaussian", "GaussianMixture", "fit_linear_encoder", "fit_gaussian_on_grid"]
 
 
 def _as_float(t, dtype=None) -> torch.Tensor:
@@ -320,3 +320,41 @@ def fit_linear_encoder(
     with torch.no_grad():
         mu = xc @ U @ V + c
         return mu, logvar.expand_as(mu).clone()
+
+
+def fit_gaussian_on_grid(
+    z: torch.Tensor,
+    log_p: torch.Tensor,
+    direction: str = "reverse",
+    init_mean: float = 0.0,
+    init_std: float = 1.0,
+    steps: int = 2000,
+    lr: float = 0.02,
+) -> tuple[float, float]:
+    """The 1-D Gaussian q = N(mean, std²) closest to a density p known on a grid.
+
+    z: (G,) evenly spaced grid; log_p: (G,) log p(z) up to a constant (normalised here).
+    ``direction="reverse"`` minimises KL(q ‖ p) = E_q[log q − log p] (what the ELBO does:
+    mode-seeking, the answer depends on ``init_mean``) by Adam over (mean, log std);
+    ``"forward"`` minimises KL(p ‖ q), whose minimiser is moment matching (mean and std of
+    p, mass-covering). Returns (mean, std).
+    """
+    z = z.to(torch.float64)
+    dz = float(z[1] - z[0])
+    logp = log_p.to(torch.float64) - torch.logsumexp(log_p.to(torch.float64), 0) - math.log(dz)
+    if direction == "forward":
+        w = torch.exp(logp) * dz
+        mean = float((w * z).sum())
+        return mean, float(((w * (z - mean) ** 2).sum()).sqrt())
+    if direction != "reverse":
+        raise ValueError(f"direction must be 'reverse' or 'forward', got {direction!r}")
+    m = torch.tensor(float(init_mean), dtype=torch.float64, requires_grad=True)
+    log_s = torch.tensor(math.log(init_std), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([m, log_s], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        logq = -0.5 * ((z - m) / log_s.exp()) ** 2 - log_s - 0.5 * math.log(2 * math.pi)
+        kl = (torch.exp(logq) * (logq - logp)).sum() * dz
+        kl.backward()
+        opt.step()
+    return float(m.detach()), float(log_s.detach().exp())
