@@ -717,3 +717,151 @@ class PredictMeanReduction(ChoiceCheck):
 
 
 register(PredictMeanReduction())
+
+
+# ----------------------------------------------------------------------------- build task
+def _mlp_params(sizes):
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+class _BuildCheck(Check):
+    """Build a module of the guide's VAE; checked by structure, not by values (random init).
+
+    Every case builds the learner's class for latent dimension ``d``, counts parameters,
+    runs a forward pass, probes for a nonlinearity (a ReLU-free network is linear, so
+    ``f(2v) − f(0) = 2 (f(v) − f(0))``), and builds a second copy on the ``meta`` device
+    (the stand-in for a GPU) to check nothing is pinned to the CPU.
+    """
+
+    sizes: tuple = ()
+
+    def cases(self, seed: int) -> list[Case]:
+        g = torch.Generator().manual_seed(seed)
+        return [
+            Case(f"d={d}, batch of {b}", {"d": d, "v": self.make_input(g, b, d), "seed": seed})
+            for d, b in ((20, 16), (2, 1), (5, 3))
+        ]
+
+    def reference(self, case: Case):
+        d = case.inputs["d"]
+        return {"n_params": _mlp_params(self.layer_sizes(d)), "d": d}
+
+    def _linear_gap(self, module, v):
+        with torch.no_grad():
+            f0 = self.first(module(torch.zeros_like(v)))
+            f1, f2 = self.first(module(v)), self.first(module(2 * v))
+        scale = float((f1 - f0).abs().max()) + 1e-12
+        return float((f2 - f0 - 2 * (f1 - f0)).abs().max()) / scale  # 0 (to rounding) if linear
+
+    def common(self, case, out, expected):
+        n = out.get("n_params", {}).get("value")
+        if n != expected["n_params"]:
+            return (
+                f"{case.name}: expected {expected['n_params']:,} parameters "
+                f"({'-'.join(map(str, self.layer_sizes(expected['d'])))} with biases), got "
+                f"{'none' if n is None else f'{int(n):,}'}: check the layer sizes"
+            )
+        gap = out.get("linear_gap", {}).get("value")
+        if gap is not None and gap < 1e-3:
+            return f"{case.name}: the network is linear in its input: put a ReLU after each hidden layer"
+        return None
+
+
+class EncoderCheck(_BuildCheck):
+    id = "ex04.encoder"
+    function = "Encoder"
+
+    @staticmethod
+    def layer_sizes(d):
+        return (784, 512, 256, 2 * d)
+
+    @staticmethod
+    def make_input(g, b, d):
+        return torch.rand(b, 1, 28, 28, generator=g)
+
+    @staticmethod
+    def first(out):
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    def run(self, fn, inputs):
+        d, x = inputs["d"], inputs["v"]
+        enc = fn(latent_dim=d)
+        out = enc(x)
+        res = {
+            "n_params": sum(p.numel() for p in enc.parameters()),
+            "pair": isinstance(out, (tuple, list)) and len(out) == 2,
+        }
+        if res["pair"]:
+            res["mu"], res["logvar"] = out
+            res["flat_mu"] = enc(x.flatten(1))[0]
+            res["linear_gap"] = self._linear_gap(enc, x)
+            meta = fn(latent_dim=d).to("meta")
+            res["meta_mu"] = meta(x.to("meta"))[0]
+        return res
+
+    def compare(self, case, out, expected):
+        d, b = case.inputs["d"], case.inputs["v"].shape[0]
+        if not out.get("pair", {}).get("value"):
+            return f"{case.name}: forward must return a pair (mu, logvar), each of shape ({b}, {d})"
+        for name in ("mu", "logvar"):
+            problem = tensor_problem(case, out, name, shape=(b, d))
+            if problem:
+                return problem + (
+                    ": split the last layer's 2d outputs in two (e.g. .chunk(2, dim=1))"
+                    if "shape" in problem
+                    else ""
+                )
+        if out.get("flat_mu", {}).get("shape") != (b, d):
+            return f"{case.name}: a flat (B, 784) input must work too: flatten x inside forward"
+        if not torch.allclose(out["flat_mu"]["value"], out["mu"]["value"], atol=1e-5):
+            return f"{case.name}: (B, 1, 28, 28) and (B, 784) inputs give different codes: flatten x, don't reshape it"
+        meta = out.get("meta_mu", {})
+        if meta.get("device") != "meta" or meta.get("shape") != (b, d):
+            return f"{case.name}: on another device the encoder must still work: create layers in __init__, no fixed-device tensors in forward"
+        return self.common(case, out, expected)
+
+
+class DecoderCheck(_BuildCheck):
+    id = "ex04.decoder"
+    function = "Decoder"
+
+    @staticmethod
+    def layer_sizes(d):
+        return (d, 256, 512, 784)
+
+    @staticmethod
+    def make_input(g, b, d):
+        return 3 * torch.randn(b, d, generator=g)
+
+    @staticmethod
+    def first(out):
+        return out
+
+    def run(self, fn, inputs):
+        d, z = inputs["d"], inputs["v"]
+        dec = fn(latent_dim=d)
+        out = dec(z)
+        res = {"n_params": sum(p.numel() for p in dec.parameters()), "logits": out}
+        if isinstance(out, torch.Tensor):
+            res["linear_gap"] = self._linear_gap(dec, z)
+            res["meta_out"] = fn(latent_dim=d).to("meta")(z.to("meta"))
+        return res
+
+    def compare(self, case, out, expected):
+        b = case.inputs["v"].shape[0]
+        problem = tensor_problem(case, out, "logits", shape=(b, 1, 28, 28))
+        if problem:
+            return problem + (
+                ": reshape the 784 outputs to (B, 1, 28, 28)" if "shape" in problem else ""
+            )
+        v = out["logits"]["value"]
+        if v.min() >= 0 and v.max() <= 1:
+            return f"{case.name}: every output is in [0, 1]: return logits, no sigmoid at the end"
+        meta = out.get("meta_out", {})
+        if meta.get("device") != "meta" or meta.get("shape") != (b, 1, 28, 28):
+            return f"{case.name}: on another device the decoder must still work: create layers in __init__, no fixed-device tensors in forward"
+        return self.common(case, out, expected)
+
+
+register(EncoderCheck())
+register(DecoderCheck())
