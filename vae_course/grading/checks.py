@@ -237,6 +237,11 @@ def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
     "not_implemented": bool}``. Never raises for an ``Exception`` from the learner's code.
     The caller's random state is restored afterwards.
     """
+    before = {
+        k: v.detach().clone()
+        for k, v in case.inputs.items()
+        if isinstance(v, torch.Tensor) and v.device.type != "meta"
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(case.inputs.get("seed", 0)))
         try:
@@ -246,6 +251,13 @@ def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
             return {"error": _error_text(exc), "not_implemented": True}
         except Exception as exc:
             return {"error": _error_text(exc), "not_implemented": False}
+    for k, v in before.items():  # a function must not edit its caller's tensors
+        if not torch.equal(case.inputs[k], v):
+            return {
+                "error": f"changed its input {k!r} in place (e.g. with a_.sub_() or "
+                f"{k}[...] = ...): compute a new tensor instead, the caller still needs {k}",
+                "not_implemented": False,
+            }
     return {"outputs": {k: describe(v) for k, v in raw.items()}}
 
 

@@ -324,6 +324,10 @@ class LogWeights(Check):
         logvar = inputs["logvar"].clone().requires_grad_(True)
         torch.manual_seed(1234)  # the same seed before both calls: noise the learner
         out = {"lw": fn(model, inputs["x"].clone(), mu, logvar, inputs["eps"].clone())}
+        lw = out["lw"]
+        if isinstance(lw, torch.Tensor) and lw.requires_grad:
+            g = torch.autograd.grad(lw.sum(), (mu, logvar), allow_unused=True)
+            out["grad_mu"], out["grad_logvar"] = g
         torch.manual_seed(1234)  # draws themselves gives equal results for eps and −eps
         with torch.no_grad():
             out["lw_neg"] = fn(model, inputs["x"].clone(), mu, logvar, -inputs["eps"])
@@ -359,6 +363,21 @@ class LogWeights(Check):
                     "the autograd graph: build z = mu + σ·eps with differentiable "
                     "operations (no .detach(), no torch.no_grad()), so the ELBO can be trained"
                 )
+            mu = i["mu"].double().clone().requires_grad_(True)
+            logvar = i["logvar"].double().clone().requires_grad_(True)
+            ref = ref_log_weights(self._model(i), i["x"], mu, logvar, i["eps"])
+            for name, r in zip(
+                ("grad_mu", "grad_logvar"),
+                torch.autograd.grad(ref.sum(), (mu, logvar)),
+                strict=True,
+            ):
+                g = out.get(name, {}).get("value")
+                if g is None or not close(g.double(), r, rtol=1e-6, atol=1e-8):
+                    return (
+                        f"{case.name}: the log-weights are right but their gradient with respect "
+                        f"to {name[5:]} is not: part of the path from {name[5:]} is detached "
+                        "(z must be built from mu and logvar with differentiable operations)"
+                    )
             return None
         if not torch.isfinite(got).all():
             return f"{case.name}: got NaN/inf where the log-weights are finite"

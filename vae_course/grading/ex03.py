@@ -134,7 +134,7 @@ class ReparameterizedSample(Check):
         mu = inputs["mu"].clone().requires_grad_(True)
         logvar = inputs["logvar"].clone().requires_grad_(True)
         torch.manual_seed(4321)
-        z = fn(mu, logvar, inputs["eps"].clone())
+        z = fn(mu, logvar, inputs["eps"])  # eps must be left unchanged (checked after the call)
         out = {"z": z}
         if isinstance(z, torch.Tensor) and z.requires_grad:
             g_mu, g_lv = torch.autograd.grad(z.sum(), (mu, logvar), allow_unused=True)
@@ -449,6 +449,10 @@ class MeanAndSE(Check):
                 {"s": torch.randn(200, generator=g, dtype=torch.float64)},
             ),
             Case("float64, (50, 2, 3) samples", {"s": torch.randn(50, 2, 3, generator=g).double()}),
+            Case(  # E[s²] − E[s]² cancels catastrophically here: compute the spread directly
+                "a large mean (1e8) and a small spread, float64",
+                {"s": (1e8 + torch.randn(100, 2, generator=g, dtype=torch.float64))},
+            ),
         ]
 
     def run(self, fn, inputs):

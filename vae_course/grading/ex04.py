@@ -289,7 +289,8 @@ class BernoulliLogLikelihood(Check):
         x_cont = torch.rand(shape, generator=g)
         logits = torch.randn(shape, generator=g) * 3
         ext_x = torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.5, 1.0]])
-        ext_l = torch.tensor([[-100.0, 100.0, 100.0, -100.0, 100.0, 0.0]])
+        # beyond ±100: a probability-space BCE clamps each log at −100 and is wrong here
+        ext_l = torch.tensor([[-150.0, 150.0, 150.0, -150.0, 150.0, 0.0]])
         return [
             Case("binary MNIST-shaped batch (16, 1, 28, 28)", {"x": x_bin, "logits": logits}),
             Case("grey values in [0, 1]", {"x": x_cont, "logits": logits.flip(0)}),
@@ -299,7 +300,7 @@ class BernoulliLogLikelihood(Check):
                 {"x": x_bin[:4].reshape(4, 784), "logits": logits[:4].reshape(4, 784)},
             ),
             Case(
-                "extreme logits ±100",
+                "extreme logits ±150",
                 {"x": ext_x.expand(3, 6).clone(), "logits": ext_l.expand(3, 6).clone()},
             ),
             Case("float64 input", {"x": x_cont[:2].double(), "logits": logits[:2].double()}),
@@ -399,7 +400,28 @@ class VAELoss(Check):
         t = {
             k: inputs[k].clone().requires_grad_(k != "x") for k in ("x", "x_logits", "mu", "logvar")
         }
-        return {"loss": fn(t["x"], t["x_logits"], t["mu"], t["logvar"], beta=inputs["beta"])}
+        loss = fn(t["x"], t["x_logits"], t["mu"], t["logvar"], beta=inputs["beta"])
+        out = {"loss": loss}
+        if isinstance(loss, torch.Tensor) and loss.requires_grad and loss.dim() == 0:
+            grads = torch.autograd.grad(
+                loss, (t["x_logits"], t["mu"], t["logvar"]), allow_unused=True
+            )
+            out.update(zip(("grad_x_logits", "grad_mu", "grad_logvar"), grads, strict=True))
+        return out
+
+    def _ref_grads(self, case):
+        """The reference loss's gradients (a detached term would change these, not the value)."""
+        i = case.inputs
+        t = {k: i[k].double().clone().requires_grad_(True) for k in ("x_logits", "mu", "logvar")}
+        rec = ref_bernoulli(i["x"].double(), t["x_logits"])
+        loss = (-rec + float(i["beta"]) * ref_kl(t["mu"], t["logvar"])).mean()
+        return dict(
+            zip(
+                ("grad_x_logits", "grad_mu", "grad_logvar"),
+                torch.autograd.grad(loss, (t["x_logits"], t["mu"], t["logvar"])),
+                strict=True,
+            )
+        )
 
     def _parts(self, case):
         i = case.inputs
@@ -430,6 +452,14 @@ class VAELoss(Check):
             )
         got = o["value"].double()
         if close(got, expected, rtol=1e-4, atol=1e-3):
+            for name, ref in self._ref_grads(case).items():
+                g = _values(out, name)
+                if g is None or not close(g.double(), ref, rtol=1e-3, atol=1e-6):
+                    return (
+                        f"{case.name}: the loss has the right value but the wrong gradient with "
+                        f"respect to {name[5:]}: part of it is cut from the graph (no .detach(), "
+                        ".item() or torch.no_grad() inside the loss)"
+                    )
             return None
         rec, kl, beta = self._parts(case)
         hint = diagnose(
@@ -548,9 +578,12 @@ class TrainStep(Check):
         got_losses = []
         for i in range(1, _STEP_COUNT + 1):
             o = out.get(f"loss_{i}", {"kind": "none"})
-            if o["kind"] == "tensor" and tuple(o["shape"]) in ((), (1,)) and o["value"] is not None:
-                got_losses.append(float(o["value"].reshape(())))
-            elif o["kind"] == "number":
+            if o["kind"] == "tensor":  # the docstring promises a Python float
+                return (
+                    f"{case.name}: step {i} returned a tensor of shape {tuple(o['shape'])}: "
+                    "return the loss as a Python float (loss.item()), so no graph is kept alive"
+                )
+            if o["kind"] == "number":
                 got_losses.append(o["value"])
             else:
                 kind = (
