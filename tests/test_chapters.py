@@ -35,6 +35,25 @@ def test_00_reparameterize_uses_log_variance():
     assert abs(z.std().item() - 2.0) < 4 * se
 
 
+def test_00_likelihood_protocol_binarizations():
+    """00 §4: the static test set is binary and fixed; dynamic binarization is fresh and unbiased."""
+    from vae_course.data import dynamic_binarize, load_mnist
+
+    a, b = load_mnist(binarize="static").x_test, load_mnist(binarize="static").x_test
+    assert ((a == 0) | (a == 1)).all() and torch.equal(a, b)
+    assert not torch.equal(a, load_mnist(binarize="static", seed=1).x_test)  # the seed matters
+    grey = load_mnist().x_test[:100]
+    torch.manual_seed(0)
+    draws = torch.stack([dynamic_binarize(grey) for _ in range(400)])
+    assert not torch.equal(draws[0], draws[1])
+    se = ((grey * (1 - grey)).sum() / 400).sqrt() / grey.numel()
+    assert (draws.mean(0) - grey).mean().abs() < 4 * se
+    assert (draws[:, grey == 0] == 0).all() and (draws[:, grey == 1] == 1).all()
+    # a biased binarizer (a threshold) fails the same check
+    thresholded = (grey > 0.5).float()
+    assert (thresholded - grey).mean().abs() > 4 * se
+
+
 # ----------------------------------------------------------------------------- 01
 def test_01_ppca_on_digits_spans_the_pca_subspace(mnist):
     """01 §4: pPCA's W spans the first 20 principal components; σ² is the discarded variance."""
@@ -58,6 +77,27 @@ def test_01_ppca_on_digits_spans_the_pca_subspace(mnist):
     assert (m.norm(dim=1) > 0).all() and (
         (ppca.decode_mean(m) - ppca.b).norm(dim=1) < proj.norm(dim=1)
     ).all()
+
+
+def test_01_ppca_log_density_is_positive_and_bounded_by_its_peak(mnist):
+    """01 §4: +296 nats is possible: a density peaks at −½ log det(2πC) ≈ +698 nats at x = b."""
+    x = mnist.x_train.reshape(len(mnist.x_train), -1).double()
+    x_te = mnist.x_test.reshape(len(mnist.x_test), -1).double()
+    ppca = LinearGaussian.fit_ppca(x, 20)
+    mean, cov = ppca.marginal()
+    top = -0.5 * torch.logdet(2 * math.pi * cov)
+    assert round(top.item()) == 698
+    torch.testing.assert_close(ppca.log_marginal(mean[None])[0], top)
+    test_ll = ppca.log_marginal(x_te)
+    assert round(test_ll.mean().item()) == 296
+    assert (test_ll <= top).all()  # a Gaussian density is largest at its mean
+    assert round((test_ll > 0).double().mean().item(), 2) == 0.97
+    sigma = ppca.x_var**0.5
+    assert 1 / (sigma * math.sqrt(2 * math.pi)) == pytest.approx(2.56, abs=0.01)
+    # the probability of a binary image under any Bernoulli decoder is never above 1
+    g = _gen(3)
+    binary = torch.bernoulli(torch.full((200, 784), 0.5), generator=g)
+    assert (bernoulli_log_likelihood(binary, 5 * torch.randn(200, 784, generator=g)) <= 0).all()
 
 
 def test_01_grid_quadrature_and_bimodal_posterior():
@@ -87,6 +127,63 @@ def test_02_bernoulli_from_logits_is_finite_where_sigmoid_then_log_is_not():
     assert bernoulli_log_likelihood(x, logits).item() == pytest.approx(
         -(240 + math.log1p(math.exp(-3))), rel=1e-6
     )
+
+
+def test_02_binary_cross_entropy_clamps_and_kills_the_gradient():
+    """02 §5: F.binary_cross_entropy on probabilities clamps log at −100: finite, zero gradient."""
+    x = torch.tensor([[0.0, 1.0, 0.0]])
+    logits = torch.tensor([[120.0, -120.0, -3.0]], requires_grad=True)
+    bce = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="sum")
+    bce.backward()
+    assert bce.item() == pytest.approx(200 + math.log1p(math.exp(-3)), abs=1e-4)
+    assert logits.grad[0, :2].abs().max().item() == 0.0  # dead gradients on the clamped pixels
+    assert logits.grad[0, 2].item() != 0.0
+    from_logits = logits.detach().clone().requires_grad_(True)
+    (-bernoulli_log_likelihood(x, from_logits)).sum().backward()
+    torch.testing.assert_close(from_logits.grad[0, :2], torch.tensor([1.0, -1.0]))
+
+
+def test_02_grey_level_floor_and_continuous_bernoulli(mnist):
+    """02 §5: the Bernoulli floor of grey test digits; C(λ) normalises; the best λ has mean x."""
+    from vae_course.losses import (
+        bernoulli_reconstruction_floor,
+        continuous_bernoulli_log_likelihood,
+        continuous_bernoulli_log_normalizer,
+    )
+
+    grey = mnist.x_test[:100]
+    assert round(bernoulli_reconstruction_floor(grey).mean().item()) == -47
+    perfect = torch.logit(grey.clamp(1e-4, 1 - 1e-4)).flatten(1)
+    assert round(continuous_bernoulli_log_likelihood(grey, perfect).mean().item()) == 1536
+    xs = torch.linspace(0, 1, 20_001, dtype=torch.float64)
+    for lam in (0.05, 0.5, 0.9):
+        ell = torch.logit(torch.tensor(lam, dtype=torch.float64))
+        bern = torch.exp(xs * F.logsigmoid(ell) + (1 - xs) * F.logsigmoid(-ell))
+        cb = bern * continuous_bernoulli_log_normalizer(ell).exp()
+        assert torch.trapezoid(cb, xs).item() == pytest.approx(1.0, abs=1e-6)
+        assert torch.trapezoid(bern, xs).item() < 0.51
+    ells = torch.linspace(-12, 12, 24_001, dtype=torch.float64)
+    for x_pix, lam in ((0.2, 0.008), (0.5, 0.5), (0.8, 0.992)):
+        ll = x_pix * ells - F.softplus(ells) + continuous_bernoulli_log_normalizer(ells)
+        best = ells[ll.argmax()]
+        assert torch.sigmoid(best).item() == pytest.approx(lam, abs=1e-3)
+        mean = torch.distributions.ContinuousBernoulli(logits=best).mean.item()
+        assert mean == pytest.approx(x_pix, abs=1e-3)
+
+
+def test_02_amortization_gaps_on_the_notebook_model():
+    """02 §2: approximation gap 0.228 nats; amortization gaps 0.000, 1.346, 4.074 (ranks 3, 2, 1)."""
+    from vae_course.toy import fit_linear_encoder
+
+    model = LinearGaussian.random(data_dim=8, latent_dim=3, x_var=0.2, seed=3)
+    x, _ = model.sample(1000, _gen(0))
+    best = model.elbo(x, *model.optimal_diagonal_q(x)).mean().item()
+    assert round(model.log_marginal(x).mean().item() - best, 3) == 0.228
+    gaps = [
+        round(best - model.elbo(x, *fit_linear_encoder(model, x, rank=r)).mean().item(), 3)
+        for r in (3, 2, 1)
+    ]
+    assert gaps == pytest.approx([0.0, 1.346, 4.074], abs=2e-3)
 
 
 def test_02_mse_sum_is_a_gaussian_with_variance_one_half():
@@ -155,3 +252,16 @@ def test_03_variance_falls_like_one_over_n_with_a_constant_gap():
     for n in (1, 30, 1000):
         sf = var_of_mean(score_function_gradient, n)
         assert sf > 3 * var_of_mean(reparameterization_gradient, n)
+
+
+def test_03_score_function_variance_grows_only_with_the_coordinates_f_depends_on():
+    """03 §4: for f(z) = (z₁ − 1)² the per-sample score-function variance is 30 at every d."""
+
+    def f_first(z):
+        return (z[..., 0] - 1.0) ** 2
+
+    for d in (1, 5, 50):
+        zero = torch.zeros(d, dtype=torch.float64)
+        g_mu, _ = score_function_gradient(f_first, zero, zero, 200_000, _gen(d))
+        dev = (g_mu[:, 0] - g_mu[:, 0].mean()) ** 2
+        assert abs(dev.mean().item() - 30) < 5 * dev.std().item() / len(dev) ** 0.5
