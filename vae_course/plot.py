@@ -290,25 +290,26 @@ def plot_vae_architecture(encoder=(784, 512, 256), latent: int = 20, ax=None):
 def plot_reparameterization_graph(ax=None):
     """Two computation graphs side by side: z sampled directly (no gradient path to μ, σ)
     and z = μ + σ·ε (the randomness moved into ε, a gradient path to μ and σ). Returns the
-    Figure; the nodes' labels are its texts."""
-    from matplotlib.patches import FancyArrowPatch
-
+    Figure; the nodes' labels are its texts (``ax``: two Axes to draw into, or None)."""
     if ax is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     else:
-        fig, axes = ax.figure, ax
+        fig, axes = ax.flat[0].figure if hasattr(ax, "flat") else ax[0].figure, ax
+    z_left, z_right = "z ~ N(μ, σ²)", "z = μ + σ·ε"
+    right_of, left_of, above, below = (1, 0.5), (0, 0.5), (0.5, 1), (0.5, 0)
     graphs = [
         (
             "sampling node: z ~ N(μ, σ²)",
-            {"φ": (0, 1), "μ": (1, 1.6), "σ": (1, 0.4), "z ~ N(μ, σ²)": (2.3, 1), "f(z)": (3.5, 1)},
+            {"φ": (0, 1), "μ": (1, 1.6), "σ": (1, 0.4), z_left: (2.3, 1), "f(z)": (3.5, 1)},
+            # (from, to, anchor on from, anchor on to, does the gradient of f flow back?)
             [
-                ("φ", "μ", True),
-                ("φ", "σ", True),
-                ("μ", "z ~ N(μ, σ²)", False),
-                ("σ", "z ~ N(μ, σ²)", False),
-                ("z ~ N(μ, σ²)", "f(z)", True),
+                ("φ", "μ", right_of, left_of, False),
+                ("φ", "σ", right_of, left_of, False),
+                ("μ", z_left, right_of, above, False),
+                ("σ", z_left, right_of, below, False),
+                (z_left, "f(z)", right_of, left_of, True),
             ],
-            {"z ~ N(μ, σ²)": "#fb6a4a"},
+            {z_left: "#fb6a4a"},
         ),
         (
             "reparameterized: z = μ + σ·ε",
@@ -316,68 +317,71 @@ def plot_reparameterization_graph(ax=None):
                 "φ": (0, 1),
                 "μ": (1, 1.6),
                 "σ": (1, 0.4),
-                "ε ~ N(0, 1)": (1.2, -0.6),
-                "z = μ + σ·ε": (2.3, 1),
+                "ε ~ N(0, 1)": (2.3, -0.3),
+                z_right: (2.3, 1),
                 "f(z)": (3.5, 1),
             },
             [
-                ("φ", "μ", True),
-                ("φ", "σ", True),
-                ("μ", "z = μ + σ·ε", True),
-                ("σ", "z = μ + σ·ε", True),
-                ("ε ~ N(0, 1)", "z = μ + σ·ε", False),
-                ("z = μ + σ·ε", "f(z)", True),
+                ("φ", "μ", right_of, left_of, True),
+                ("φ", "σ", right_of, left_of, True),
+                ("μ", z_right, right_of, above, True),
+                ("σ", z_right, right_of, below, True),
+                ("ε ~ N(0, 1)", z_right, above, below, False),
+                (z_right, "f(z)", right_of, left_of, True),
             ],
-            {"ε ~ N(0, 1)": "#fb6a4a", "z = μ + σ·ε": "#74c476"},
+            {"ε ~ N(0, 1)": "#fb6a4a", z_right: "#74c476"},
         ),
     ]
     for a, (title, nodes, edges, colours) in zip(np.atleast_1d(axes), graphs, strict=True):
-        for name, (x, y) in nodes.items():
-            a.text(
+        texts = {
+            name: a.text(
                 x,
                 y,
                 name,
                 ha="center",
                 va="center",
-                fontsize=9,
+                fontsize=11,
                 bbox={"boxstyle": "round", "fc": colours.get(name, "#deebf7"), "ec": "black"},
             )
-        for u, v, grad in edges:
-            (x0, y0), (x1, y1) = nodes[u], nodes[v]
-            a.add_patch(
-                FancyArrowPatch(
-                    (x0, y0),
-                    (x1, y1),
-                    arrowstyle="-|>",
-                    mutation_scale=10,
-                    shrinkA=22,
-                    shrinkB=22,
-                    lw=1.0,
-                )
+            for name, (x, y) in nodes.items()
+        }
+        for u, v, start, end, grad in edges:
+            a.annotate(
+                "",
+                xy=end,
+                xycoords=texts[v],
+                xytext=start,
+                textcoords=texts[u],
+                arrowprops={"arrowstyle": "-|>", "lw": 1.2, "shrinkA": 6, "shrinkB": 6},
             )
-            if grad:
-                a.add_patch(
-                    FancyArrowPatch(
-                        (x1, y1 - 0.12),
-                        (x0, y0 - 0.12),
-                        arrowstyle="-|>",
-                        mutation_scale=8,
-                        shrinkA=22,
-                        shrinkB=22,
-                        lw=1.0,
-                        color="#2171b5",
-                        ls="--",
-                    )
+            if grad:  # the backward pass: the gradient of f travels the same edge in reverse
+                a.annotate(
+                    "",
+                    xy=start,
+                    xycoords=texts[u],
+                    xytext=end,
+                    textcoords=texts[v],
+                    arrowprops={
+                        "arrowstyle": "-|>",
+                        "lw": 1.2,
+                        "ls": "--",
+                        "color": "#2171b5",
+                        "shrinkA": 6,
+                        "shrinkB": 6,
+                        "connectionstyle": "arc3,rad=0.35",
+                    },
                 )
-        a.set_title(title, fontsize=10)
-        a.set_xlim(-0.5, 4.0)
-        a.set_ylim(-1.1, 2.1)
+        a.set_title(title, fontsize=12)
+        a.set_xlim(-0.4, 3.9)
+        a.set_ylim(-0.9, 2.1)
         a.axis("off")
-    np.atleast_1d(axes)[0].text(
+    left = np.atleast_1d(axes)[0]
+    left.text(2.3, 0.25, "gradient stops here", color="#cb181d", ha="center", fontsize=10)
+    left.text(
         1.7,
-        -0.9,
-        "red: random node (no gradient through it)\nblue dashed: gradient of f flowing back",
-        fontsize=8,
+        -0.7,
+        "black: forward pass    red: random node    blue dashed: gradient of f flowing back",
+        fontsize=9,
         ha="center",
     )
     return fig
