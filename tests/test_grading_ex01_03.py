@@ -168,12 +168,6 @@ ALTERNATIVES = [
         lambda m, x, k, generator=None: naive_mc_log_marginal(m, x, k, generator),
     ),
     (
-        "ex01.naive_mc_log_px",  # one set of K codes shared by the batch is also unbiased
-        lambda m, x, k, generator=None: log_mean_exp(
-            m.log_likelihood(x, m.sample_prior(k, generator).unsqueeze(1)), 0
-        ),
-    ),
-    (
         "ex02.gaussian_log_likelihood",
         gll(
             lambda x, m, lv: (
@@ -300,6 +294,14 @@ WRONG = [
         "not reduced over K",
         mc_with(lambda m, x, z: m.log_likelihood(x, z), lambda lw: lw),
         "average over the K samples",
+    ),
+    (
+        "ex01.naive_mc_log_px",
+        "one set of K codes shared by the batch",
+        lambda m, x, k, generator=None: log_mean_exp(
+            m.log_likelihood(x, m.sample_prior(k, generator).unsqueeze(1)), 0
+        ),
+        "not the same K shared",
     ),
     # ex01.ppca_log_marginal
     (

@@ -20,6 +20,7 @@ A stub that raises ``NotImplementedError`` on every case is "not attempted".
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 from collections.abc import Callable
@@ -498,3 +499,174 @@ class ChoiceCheck(Check):
                 value, "run the experiment below and compare"
             )
         return None
+
+
+# ----------------------------------------------------------------------------- case builders
+# Properties that every sampling or estimating task shares, each as a run-side half (call
+# the learner's function in a way that exposes the property) and a compare-side half (a
+# message with a hint, or None). A new exercise set's check module uses these and keeps
+# only its references and its catalogue of known mistakes.
+
+
+def generator_runs(call: Callable[[torch.Generator], Any], seed: int) -> dict[str, Any]:
+    """Run-side: call ``call(generator)`` three times to test that only the generator matters.
+
+    ``first``: a generator seeded ``seed``; ``again``: a fresh generator with the same seed,
+    after torch's global random state has moved; ``other``: a generator seeded differently.
+    A right answer gives ``first == again`` and ``first != other``. Reseeding a private
+    generator inside the function gives ``first == other``; drawing from the global state
+    gives ``first != again``.
+    """
+    out = {"first": call(seeded_generator(seed))}
+    torch.rand(17)  # move torch's global random state: only the generator may matter
+    out["again"] = call(seeded_generator(seed))
+    out["other"] = call(seeded_generator(int(seed) + 7919))
+    return out
+
+
+def generator_problem(
+    case: Case, out: dict, *, what: str = "samples", names=("first", "again", "other")
+) -> str | None:
+    """Compare-side of :func:`generator_runs` (outputs are :func:`describe`-d tensors)."""
+    first, again, other = (output_tensor(out, n) for n in names)
+    if first is None:
+        return None  # a missing output is reported by the task's structural checks
+    if again is None or tuple(again.shape) != tuple(first.shape) or not torch.equal(again, first):
+        return (
+            f"{case.name}: two calls with identically seeded generators gave different "
+            f"{what}: pass generator=generator to every random call (torch.randn(..., "
+            "generator=generator), model.sample_prior(n, generator)), never the global state"
+        )
+    if other is not None and tuple(other.shape) == tuple(first.shape) and torch.equal(other, first):
+        return (
+            f"{case.name}: generators with different seeds gave the same {what}: use the "
+            "generator you are given; don't create or reseed your own inside the function"
+        )
+    return None
+
+
+def independence_problem(
+    case: Case, noise: torch.Tensor, *, what: str = "the noise", across: str = "dimensions"
+) -> str | None:
+    """Columns of ``noise`` (n, m) must be uncorrelated: each |corr| within 6 standard errors.
+
+    The standard error of a sample correlation of independent variables is ≈ 1/√n; noise
+    shared across ``across`` (one draw expanded to every column) gives correlation 1.
+    """
+    n, m = noise.shape
+    if m < 2 or n < 3:
+        return None
+    x = noise.double()
+    sd = x.std(0)
+    if bool((sd == 0).any()):
+        return f"{case.name}: {what} does not vary for some {across[:-1]}: draw it afresh for each"
+    corr = torch.corrcoef(x.T)
+    off = (corr - torch.eye(m, dtype=corr.dtype)).abs()
+    worst = float(off.max())
+    if worst > 6.0 / math.sqrt(n):
+        i, j = divmod(int(off.argmax()), m)
+        return (
+            f"{case.name}: {what} of {across[:-1]} {i} and {j} has correlation {fmt(worst)} "
+            f"(independent draws: |corr| < {fmt(6 / math.sqrt(n))}): draw independent noise "
+            f"for every one of the {across} (the full shape), not one value expanded over them"
+        )
+    return None
+
+
+_NORMAL_TAIL = (1.0, 2.2, 3.0)
+
+
+def normal_tail_problem(case: Case, eps: torch.Tensor, *, what: str = "ε") -> str | None:
+    """The draws ``eps`` (any shape) must have the tails of N(0, 1).
+
+    The fraction beyond |t| for t in 1, 2.2 and 3 is compared with the standard normal's
+    two-sided tail mass p, within 6 standard errors √(p(1−p)/N). Clamped or truncated
+    noise (no mass beyond 2.2 or 3), uniform noise and a wrong scale all fail.
+    """
+    e = eps.double().reshape(-1)
+    N = e.numel()
+    for t in _NORMAL_TAIL:
+        p = math.erfc(t / math.sqrt(2.0))
+        se = math.sqrt(p * (1 - p) / N)
+        got = float((e.abs() > t).double().mean())
+        if abs(got - p) > 6 * se + 1e-12:
+            hint = "draw it with torch.randn / torch.randn_like, unmodified"
+            if got == 0.0 and t > 1:
+                hint = (
+                    "nothing lies beyond that: is the noise clamped or truncated? "
+                    "every value of a normal draw must be kept"
+                )
+            return (
+                f"{case.name}: {fmt(100 * got)}% of {what} lies beyond ±{t}, but "
+                f"{fmt(100 * p)}% of a standard normal does ({N} draws): {hint}"
+            )
+    return None
+
+
+class RecordingModel:
+    """A model wrapper that records the tensors passed to some of its methods.
+
+    Run-side helper for counting draws: ``RecordingModel(model, {"log_likelihood": "z"})``
+    behaves like ``model`` but keeps every ``z`` given to ``log_likelihood`` (positional or
+    keyword) in ``recorded["log_likelihood"]``. :func:`draw_counts` summarises them.
+    """
+
+    def __init__(self, model: Any, watch: dict[str, str]):
+        self._model = model
+        self._watch = dict(watch)
+        self.recorded: dict[str, list[torch.Tensor]] = {name: [] for name in watch}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._model, name)
+        if name not in self._watch or not callable(attr):
+            return attr
+        arg = self._watch[name]
+        params = list(inspect.signature(attr).parameters)
+
+        def recorded_call(*args, **kwargs):
+            value = kwargs.get(arg)
+            if value is None and arg in params and params.index(arg) < len(args):
+                value = args[params.index(arg)]
+            if isinstance(value, torch.Tensor):
+                self.recorded[name].append(value.detach().clone())
+            return attr(*args, **kwargs)
+
+        return recorded_call
+
+
+def draw_counts(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
+    """``[total, distinct]`` rows of size ``dim`` among ``tensors`` (each reshaped to rows)."""
+    rows = [t.reshape(-1, dim) for t in tensors if t.numel() and t.shape[-1] == dim]
+    if not rows:
+        return torch.tensor([0.0, 0.0])
+    allrows = torch.cat(rows).double()
+    return torch.tensor([float(allrows.shape[0]), float(torch.unique(allrows, dim=0).shape[0])])
+
+
+def draw_count_problem(
+    case: Case, counts: torch.Tensor | None, *, k: int, batch: int, what: str = "latent codes"
+) -> str | None:
+    """Compare-side of :func:`draw_counts`: K·B distinct codes, K for each of B examples.
+
+    ``counts`` None or total 0 means the function never called the watched method (it
+    computed the likelihood itself); then there is nothing to count and no verdict.
+    """
+    if counts is None or float(counts[0]) == 0:
+        return None
+    total, distinct = int(counts[0]), int(counts[1])
+    want = k * batch
+    if distinct == k and batch > 1:
+        return (
+            f"{case.name}: only {k} distinct {what} for {batch} examples: every example "
+            f"needs its own K = {k} draws (K·B = {want} in all), not the same K shared"
+        )
+    if distinct != want:
+        per = distinct / batch
+        return (
+            f"{case.name}: {distinct} distinct {what} were evaluated, expected K·B = "
+            f"{k}·{batch} = {want} ({fmt(per)} per example instead of K = {k}): draw exactly "
+            "K codes for each example"
+        )
+    if total < want:
+        return f"{case.name}: only {total} {what} were evaluated, expected {want}"
+    return None

@@ -22,7 +22,23 @@ import torch
 from ..distributions import LOG_2PI
 from ..losses import log_mean_exp as ref_log_mean_exp
 from ..toy import LinearGaussian
-from .checks import Case, Check, ChoiceCheck, close, diagnose, fmt, register, tensor_problem
+from .checks import (
+    Case,
+    Check,
+    ChoiceCheck,
+    RecordingModel,
+    close,
+    diagnose,
+    draw_count_problem,
+    draw_counts,
+    fmt,
+    generator_problem,
+    generator_runs,
+    independence_problem,
+    normal_tail_problem,
+    register,
+    tensor_problem,
+)
 from .checks import dtype_name as _dtype
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
@@ -71,8 +87,7 @@ class SampleLinearGaussian(Check):
         return cases
 
     def run(self, fn, inputs):
-        def call():
-            gen = torch.Generator().manual_seed(inputs["gen_seed"])
+        def call(gen):
             return fn(
                 inputs["W"].clone(),
                 inputs["b"].clone(),
@@ -81,12 +96,12 @@ class SampleLinearGaussian(Check):
                 generator=gen,
             )
 
-        out = _pair(call())
+        runs = generator_runs(call, inputs["gen_seed"])
+        out = _pair(runs["first"])
         if "z" in out:
-            torch.rand(17)  # move torch's global random state: only the generator should matter
-            again = call()
-            if isinstance(again, (tuple, list)) and len(again) == 2:
-                out["x_again"] = again[0]
+            for key in ("again", "other"):
+                if isinstance(runs[key], (tuple, list)) and len(runs[key]) == 2:
+                    out[f"x_{key}"] = runs[key][0]
         return out
 
     def compare(self, case, out, expected):
@@ -117,13 +132,9 @@ class SampleLinearGaussian(Check):
         x, z = ox["value"].double(), oz["value"].double()
         if not (torch.isfinite(x).all() and torch.isfinite(z).all()):
             return f"{case.name}: the samples contain NaN/inf"
-        again = _values(out, "x_again")
-        if again is None or not torch.equal(again.double(), x):
-            return (
-                f"{case.name}: two calls with identically seeded generators gave different "
-                "samples: pass generator=generator to every torch.randn call, so a seed "
-                "makes the sample repeatable"
-            )
+        problem = generator_problem(case, out, names=("x", "x_again", "x_other"))
+        if problem:
+            return problem
         if not inp.get("stats"):
             return None
         W64, b64 = W.double(), b.double()
@@ -137,6 +148,11 @@ class SampleLinearGaussian(Check):
                 f"{case.name}: z has mean {fmt(float(zm.mean()))} and std {fmt(float(zs.mean()))}, "
                 f"expected 0 and 1: {hint}"
             )
+        problem = independence_problem(
+            case, z, what="the latent code", across="latent dimensions"
+        ) or normal_tail_problem(case, z, what="z")
+        if problem:
+            return problem
         # x | z ~ N(W z + b, σ² I): the residual is pure noise with variance σ²
         r = x - z @ W64.T - b64
         rm, rv = r.mean(0), r.var(0)
@@ -170,6 +186,11 @@ class SampleLinearGaussian(Check):
                 f"{case.name}: x − (W z + b) has mean {fmt(float(rm.mean()))}, expected 0: "
                 "the observation noise must have mean zero"
             )
+        problem = independence_problem(
+            case, r / math.sqrt(x_var), what="the observation noise", across="pixels"
+        )
+        if problem:
+            return problem
         c = (z - zm).T @ (r - rm) / n / math.sqrt(x_var)
         if float(c.abs().max()) > 6 / math.sqrt(n):
             return (
@@ -333,15 +354,21 @@ class NaiveMCLogPx(Check):
 
     def run(self, fn, inputs):
         model = LinearGaussian(inputs["W"], inputs["b"], inputs["x_var"])
+        recorders = []
 
-        def call():
-            gen = torch.Generator().manual_seed(inputs["gen_seed"])
-            return fn(model, inputs["x"].clone(), inputs["k"], generator=gen)
+        def call(gen):  # the model records every z given to log_likelihood
+            recorder = RecordingModel(model, {"log_likelihood": "z"})
+            recorders.append(recorder)
+            return fn(recorder, inputs["x"].clone(), inputs["k"], generator=gen)
 
-        out = {"est": call()}
-        torch.rand(17)  # only the generator should matter
-        out["again"] = call()
-        return out
+        runs = generator_runs(call, inputs["gen_seed"])
+        z_seen = recorders[0].recorded["log_likelihood"]
+        return {
+            "est": runs["first"],
+            "again": runs["again"],
+            "other": runs["other"],
+            "draws": draw_counts(z_seen, inputs["W"].shape[1]),
+        }
 
     def reference(self, case):
         """Exact log p(x), the standard error of a K-sample estimate, and the wrong answers."""
@@ -392,12 +419,12 @@ class NaiveMCLogPx(Check):
                 f"{case.name}: got NaN/inf: exponentiating log-likelihoods underflows; "
                 "stay in log space with log_mean_exp"
             )
-        again = _values(out, "again")
-        if again is None or not torch.equal(again.double(), got):
-            return (
-                f"{case.name}: two calls with identically seeded generators gave different "
-                "estimates: pass generator=generator to model.sample_prior"
-            )
+        problem = generator_problem(case, out, what="estimates", names=("est", "again", "other"))
+        problem = problem or draw_count_problem(
+            case, _values(out, "draws"), k=case.inputs["k"], batch=B
+        )
+        if problem:
+            return problem
         exact, tol = expected["exact"], expected["tol"]
         err = got - exact
         if bool((err.abs() <= tol).all()):

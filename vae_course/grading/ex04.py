@@ -25,7 +25,18 @@ from ..losses import bernoulli_log_likelihood as ref_bernoulli
 from ..losses import elbo as ref_elbo
 from ..losses import gaussian_kl as ref_kl
 from ..models import MLPVAE
-from .checks import Case, Check, ChoiceCheck, close, diagnose, fmt, register, tensor_problem
+from .checks import (
+    Case,
+    Check,
+    ChoiceCheck,
+    close,
+    diagnose,
+    fmt,
+    independence_problem,
+    normal_tail_problem,
+    register,
+    tensor_problem,
+)
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
 
@@ -187,13 +198,9 @@ class Reparameterize(Check):
                     f"{case.name}: (z − mu)/σ has mean {fmt(float(m.mean()))} and std "
                     f"{fmt(float(s.mean()))}, expected 0 and 1: {hint}"
                 )
-            corr = torch.corrcoef(eps.T)
-            off = corr - torch.eye(corr.shape[0], dtype=corr.dtype)
-            if float(off.abs().max()) > 0.1:
-                return (
-                    f"{case.name}: the noise of different latent dimensions is correlated: "
-                    "draw independent ε for every element"
-                )
+            return independence_problem(
+                case, eps, what="ε", across="latent dimensions"
+            ) or normal_tail_problem(case, eps, what="ε = (z − mu)/σ")
         return None
 
 
@@ -720,7 +727,9 @@ class SamplePrior(Check):
                 f"{case.name}: the latent codes have mean {fmt(m)} and std {fmt(s)}, "
                 f"expected 0 and {fmt(t)}: {hint}"
             )
-        return None
+        return independence_problem(
+            case, z / t, what="the latent codes", across="latent dimensions"
+        ) or normal_tail_problem(case, z / t, what="z / temperature")
 
 
 for _c in (

@@ -1,0 +1,130 @@
+"""The reusable case builders of ``grading/checks.py`` and the mutation check.
+
+Each builder is tested on a right answer (no message) and on the wrong answer it exists to
+catch (a message with its hint); then every mutant of ``scripts/mutation_check.py`` (plausible
+wrong answers to ex01–ex04) must lose its task's points.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae_course.grading import run_check
+from vae_course.grading.checks import (
+    Case,
+    RecordingModel,
+    describe,
+    draw_count_problem,
+    draw_counts,
+    generator_problem,
+    generator_runs,
+    independence_problem,
+    normal_tail_problem,
+)
+from vae_course.toy import LinearGaussian
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = Case("a case")
+
+
+def _described(runs):
+    return {k: describe(v) for k, v in runs.items()}
+
+
+def test_generator_builder_accepts_a_generator_that_is_used():
+    runs = generator_runs(lambda g: torch.randn(5, generator=g), seed=3)
+    assert generator_problem(CASE, _described(runs)) is None
+
+
+@pytest.mark.parametrize(
+    "draw, hint",
+    [
+        (lambda g: torch.randn(5), "identically seeded generators gave different"),
+        (
+            lambda g: torch.randn(5, generator=torch.Generator().manual_seed(0)),
+            "different seeds gave the same",
+        ),
+    ],
+    ids=["global-state", "private-reseeded"],
+)
+def test_generator_builder_catches_ignored_generators(draw, hint):
+    msg = generator_problem(CASE, _described(generator_runs(draw, seed=3)))
+    assert msg is not None and hint in msg
+
+
+def test_independence_builder():
+    g = torch.Generator().manual_seed(0)
+    fresh = torch.randn(5000, 4, generator=g)
+    shared = torch.randn(5000, 1, generator=g).expand(5000, 4)
+    assert independence_problem(CASE, fresh) is None
+    msg = independence_problem(CASE, shared, across="pixels")
+    assert msg is not None and "correlation 1" in msg and "pixel" in msg
+    half = torch.cat([fresh[:, :2], fresh[:, :1] + 0.3 * fresh[:, 2:3]], dim=1)
+    assert independence_problem(CASE, half) is not None  # correlation ≈ 0.96, not only 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tail_builder_accepts_normal_draws(seed):
+    eps = torch.randn(30_000, generator=torch.Generator().manual_seed(seed))
+    assert normal_tail_problem(CASE, eps) is None
+
+
+@pytest.mark.parametrize(
+    "transform, hint",
+    [
+        (lambda e: e.clamp(-2, 2), "clamped or truncated"),
+        (lambda e: e.clamp(-3, 3), "clamped or truncated"),
+        (lambda e: e * 1.1, "beyond"),
+        (lambda e: (torch.rand_like(e) - 0.5) * 2 * 3**0.5, "beyond"),  # uniform, variance 1
+    ],
+    ids=["clamp2", "clamp3", "scale1.1", "uniform"],
+)
+def test_tail_builder_catches_wrong_noise(transform, hint):
+    eps = torch.randn(30_000, generator=torch.Generator().manual_seed(1))
+    msg = normal_tail_problem(CASE, transform(eps))
+    assert msg is not None and hint in msg
+
+
+def test_recording_model_counts_draws_positional_and_keyword():
+    model = LinearGaussian.random(3, 2, seed=0)
+    rec = RecordingModel(model, {"log_likelihood": "z"})
+    x = torch.zeros(4, 3, dtype=model.W.dtype)
+    z = model.sample_prior(10 * 4).reshape(10, 4, 2)
+    assert torch.equal(rec.log_likelihood(x, z), model.log_likelihood(x, z))
+    rec.log_likelihood(x, z=z[:2])
+    counts = draw_counts(rec.recorded["log_likelihood"], 2)
+    assert counts.tolist() == [48.0, 40.0]
+    assert rec.W is model.W  # everything else passes through
+
+
+def test_draw_count_builder():
+    ok = torch.tensor([60.0, 60.0])
+    assert draw_count_problem(CASE, ok, k=20, batch=3) is None
+    assert "not the same K shared" in draw_count_problem(
+        CASE, torch.tensor([60.0, 20.0]), k=20, batch=3
+    )
+    assert "expected K·B" in draw_count_problem(CASE, torch.tensor([57.0, 57.0]), k=20, batch=3)
+    assert draw_count_problem(CASE, torch.tensor([0.0, 0.0]), k=20, batch=3) is None  # no verdict
+
+
+def _mutation_script():
+    spec = importlib.util.spec_from_file_location(
+        "mutation_check", ROOT / "scripts" / "mutation_check.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MUTANTS = _mutation_script().MUTANTS
+
+
+@pytest.mark.parametrize("task, fn", MUTANTS, ids=[f"{t}-{f.__name__}" for t, f in MUTANTS])
+def test_every_mutant_loses_its_points(task, fn):
+    for seed in (1, 2):
+        res = run_check(task, fn, seed=seed, max_points=2)
+        assert not res.passed and res.points == 0, f"{fn.__name__} passed with seed {seed}"
