@@ -54,6 +54,24 @@ class EncNoRelu(Encoder):
         self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.Linear(512, 256))
 
 
+class EncMissingFirstRelu(Encoder):  # still nonlinear, same parameter count
+    def __init__(self, latent_dim=20):
+        super().__init__(latent_dim)
+        self.hidden = nn.Sequential(
+            nn.Flatten(), nn.Linear(784, 512), nn.Linear(512, 256), nn.ReLU()
+        )
+
+
+class EncReluOnStats(Encoder):  # mu and logvar can never be negative
+    def forward(self, x):
+        return tuple(torch.relu(t) for t in super().forward(x))
+
+
+class DecReluOnLogits(Decoder):  # logits never negative
+    def forward(self, z):
+        return torch.relu(super().forward(z))
+
+
 class EncWrongSizes(Encoder):
     def __init__(self, latent_dim=20):
         super().__init__(latent_dim)
@@ -121,6 +139,9 @@ def test_correct_modules_pass(task, cls, seed):
     ("task", "cls", "hint"),
     [
         ("ex04.encoder", EncNoRelu, "put a ReLU after each hidden layer"),
+        ("ex04.encoder", EncMissingFirstRelu, "follow each hidden layer by a ReLU"),
+        ("ex04.encoder", EncReluOnStats, "never negative: no activation after the last"),
+        ("ex04.decoder", DecReluOnLogits, "nothing after the last"),
         ("ex04.encoder", EncWrongSizes, "check the layer sizes"),
         ("ex04.encoder", EncConcat, "must return a pair (mu, logvar)"),
         ("ex04.encoder", EncFixedDevice, "device"),

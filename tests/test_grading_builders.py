@@ -111,16 +111,25 @@ def test_draw_count_builder():
     assert draw_count_problem(CASE, torch.tensor([0.0, 0.0]), k=20, batch=3) is None  # no verdict
 
 
-def _mutation_script():
-    spec = importlib.util.spec_from_file_location(
-        "mutation_check", ROOT / "scripts" / "mutation_check.py"
-    )
+def test_an_in_place_edit_of_a_copied_input_is_caught():
+    def kl_in_place(mu, logvar):  # right values, but squares the caller's mu
+        return 0.5 * (mu.pow_(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+    res = run_check("ex04.gaussian_kl", kl_in_place, seed=0)
+    assert not res.passed and "in place" in res.message
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-MUTANTS = _mutation_script().MUTANTS
+# The first batch (written with the checks) and the held-out batch (written by someone who
+# had not read the checks: 66 of 69 killed on its first run, 69 after the fixes it prompted).
+HELDOUT = _script("mutants_heldout")
+MUTANTS = _script("mutation_check").MUTANTS + [m[:2] for m in HELDOUT.MUTANTS]
 
 
 @pytest.mark.parametrize("task, fn", MUTANTS, ids=[f"{t}-{f.__name__}" for t, f in MUTANTS])
@@ -128,3 +137,9 @@ def test_every_mutant_loses_its_points(task, fn):
     for seed in (1, 2):
         res = run_check(task, fn, seed=seed, max_points=2)
         assert not res.passed and res.points == 0, f"{fn.__name__} passed with seed {seed}"
+
+
+@pytest.mark.parametrize("task", sorted(HELDOUT.SOLUTIONS))
+def test_the_heldout_batchs_own_solutions_pass(task):
+    # its harness is sound: the correct answers it was written beside get full marks
+    assert run_check(task, HELDOUT.SOLUTIONS[task], seed=11).passed

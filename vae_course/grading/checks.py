@@ -42,6 +42,7 @@ __all__ = [
     "run_check",
     "check",
     "as_value_function",
+    "copy_input",
     "CheckFailed",
     "under_nbgrader",
     "NOT_ATTEMPTED",
@@ -231,6 +232,27 @@ def _bound_references(fn: Callable, names: dict[str, Callable]):
                 g[name] = old
 
 
+_WATCHED: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+
+def copy_input(t: torch.Tensor) -> torch.Tensor:
+    """A copy of a case input for ``run`` to hand to the learner's function.
+
+    :func:`execute_case` checks after the call that the function left every such copy
+    unchanged (an in-place edit such as ``mu.pow_(2)`` changes the caller's tensor).
+    """
+    c = t.clone()
+    _WATCHED.append((t.detach().clone(), c))
+    return c
+
+
+def _edited_copy() -> bool:
+    return any(
+        c.device.type != "meta" and not torch.equal(c.detach().to(orig.device), orig)
+        for orig, c in _WATCHED
+    )
+
+
 def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
     """Call the learner's function on one case; return described outputs or the error.
 
@@ -243,6 +265,7 @@ def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
         for k, v in case.inputs.items()
         if isinstance(v, torch.Tensor) and v.device.type != "meta"
     }
+    _WATCHED.clear()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(case.inputs.get("seed", 0)))
         try:
@@ -252,6 +275,15 @@ def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
             return {"error": _error_text(exc), "not_implemented": True}
         except Exception as exc:
             return {"error": _error_text(exc), "not_implemented": False}
+    edited = _edited_copy()
+    _WATCHED.clear()
+    if edited:
+        return {
+            "error": "changed one of its input tensors in place (e.g. with mu.pow_(2), "
+            "x.add_() or x[...] = ...): compute a new tensor instead, the caller still "
+            "needs its inputs",
+            "not_implemented": False,
+        }
     for k, v in before.items():  # a function must not edit its caller's tensors
         if not torch.equal(case.inputs[k], v):
             return {

@@ -28,6 +28,7 @@ from .checks import (
     ChoiceCheck,
     RecordingModel,
     close,
+    copy_input,
     diagnose,
     draw_count_problem,
     draw_counts,
@@ -90,7 +91,7 @@ class SampleLinearGaussian(Check):
         def call(gen):
             return fn(
                 inputs["W"].clone(),
-                inputs["b"].clone(),
+                copy_input(inputs["b"]),
                 inputs["x_var"],
                 inputs["n"],
                 generator=gen,
@@ -359,7 +360,7 @@ class NaiveMCLogPx(Check):
         def call(gen):  # the model records every z given to log_likelihood
             recorder = RecordingModel(model, {"log_likelihood": "z"})
             recorders.append(recorder)
-            return fn(recorder, inputs["x"].clone(), inputs["k"], generator=gen)
+            return fn(recorder, copy_input(inputs["x"]), inputs["k"], generator=gen)
 
         runs = generator_runs(call, inputs["gen_seed"])
         z_seen = recorders[0].recorded["log_likelihood"]
@@ -486,7 +487,7 @@ class PPCALogMarginal(Check):
 
     def run(self, fn, inputs):
         i = inputs
-        return {"lp": fn(i["x"].clone(), i["W"].clone(), i["b"].clone(), i["x_var"])}
+        return {"lp": fn(copy_input(i["x"]), i["W"].clone(), copy_input(i["b"]), i["x_var"])}
 
     def reference(self, case):
         i = case.inputs

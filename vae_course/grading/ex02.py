@@ -23,7 +23,17 @@ from ..distributions import LOG_2PI, log_normal
 from ..losses import gaussian_log_likelihood as ref_gaussian_ll
 from ..losses import log_mean_exp as ref_log_mean_exp
 from ..toy import LinearGaussian
-from .checks import Case, Check, ChoiceCheck, close, diagnose, fmt, register, tensor_problem
+from .checks import (
+    Case,
+    Check,
+    ChoiceCheck,
+    close,
+    copy_input,
+    diagnose,
+    fmt,
+    register,
+    tensor_problem,
+)
 from .checks import dtype_name as _dtype
 from .checks import seeded_generator as _gen
 from .checks import worst_element as _worst
@@ -78,8 +88,8 @@ class GaussianLogLikelihood(Check):
 
     def run(self, fn, inputs):
         lv = inputs["logvar"]
-        lv = lv.clone() if isinstance(lv, torch.Tensor) else lv
-        return {"ll": fn(inputs["x"].clone(), inputs["mean"].clone(), lv)}
+        lv = copy_input(lv) if isinstance(lv, torch.Tensor) else lv
+        return {"ll": fn(copy_input(inputs["x"]), copy_input(inputs["mean"]), lv)}
 
     def reference(self, case):
         i = case.inputs
@@ -209,7 +219,7 @@ class GaussianKLDiag(Check):
         ]
 
     def run(self, fn, inputs):
-        return {"kl": fn(*(inputs[k].clone() for k in self._NAMES))}
+        return {"kl": fn(*(copy_input(inputs[k]) for k in self._NAMES))}
 
     def reference(self, case):
         return ref_kl_diag(*(case.inputs[k] for k in self._NAMES))
@@ -320,17 +330,17 @@ class LogWeights(Check):
 
     def run(self, fn, inputs):
         model = self._model(inputs)
-        mu = inputs["mu"].clone().requires_grad_(True)
-        logvar = inputs["logvar"].clone().requires_grad_(True)
+        mu = copy_input(inputs["mu"]).requires_grad_(True)
+        logvar = copy_input(inputs["logvar"]).requires_grad_(True)
         torch.manual_seed(1234)  # the same seed before both calls: noise the learner
-        out = {"lw": fn(model, inputs["x"].clone(), mu, logvar, inputs["eps"].clone())}
+        out = {"lw": fn(model, copy_input(inputs["x"]), mu, logvar, copy_input(inputs["eps"]))}
         lw = out["lw"]
         if isinstance(lw, torch.Tensor) and lw.requires_grad:
             g = torch.autograd.grad(lw.sum(), (mu, logvar), allow_unused=True)
             out["grad_mu"], out["grad_logvar"] = g
         torch.manual_seed(1234)  # draws themselves gives equal results for eps and −eps
         with torch.no_grad():
-            out["lw_neg"] = fn(model, inputs["x"].clone(), mu, logvar, -inputs["eps"])
+            out["lw_neg"] = fn(model, copy_input(inputs["x"]), mu, logvar, -inputs["eps"])
         return out
 
     def reference(self, case):
@@ -458,7 +468,7 @@ class ELBOAndIWAE(Check):
         ]
 
     def run(self, fn, inputs):
-        res = fn(inputs["log_w"].clone())
+        res = fn(copy_input(inputs["log_w"]))
         if isinstance(res, (tuple, list)) and len(res) == 2:
             return {"elbo": res[0], "iwae": res[1]}
         return {"elbo": res, "single": True}

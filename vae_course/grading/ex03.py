@@ -20,7 +20,7 @@ import math
 import torch
 
 from ..estimators import mean_and_se as ref_mean_and_se
-from .checks import Case, Check, ChoiceCheck, close, diagnose, register, tensor_problem
+from .checks import Case, Check, ChoiceCheck, close, copy_input, diagnose, register, tensor_problem
 from .checks import dtype_name as _dtype
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
@@ -131,8 +131,8 @@ class ReparameterizedSample(Check):
         ]
 
     def run(self, fn, inputs):
-        mu = inputs["mu"].clone().requires_grad_(True)
-        logvar = inputs["logvar"].clone().requires_grad_(True)
+        mu = copy_input(inputs["mu"]).requires_grad_(True)
+        logvar = copy_input(inputs["logvar"]).requires_grad_(True)
         torch.manual_seed(4321)
         z = fn(mu, logvar, inputs["eps"])  # eps must be left unchanged (checked after the call)
         out = {"z": z}
@@ -249,7 +249,7 @@ class ScoreFunctionGradient(Check):
 
     def run(self, fn, inputs):
         f = TEST_FUNCTIONS[inputs["f"]]
-        args = (inputs["mu"].clone(), inputs["logvar"].clone(), inputs["eps"].clone())
+        args = (copy_input(inputs["mu"]), copy_input(inputs["logvar"]), copy_input(inputs["eps"]))
         if "baseline" in inputs:
             res = fn(f, *args, baseline=inputs["baseline"])
         else:
@@ -364,7 +364,7 @@ class ReparameterizationGradient(Check):
 
     def run(self, fn, inputs):
         f = TEST_FUNCTIONS[inputs["f"]]
-        args = (inputs["mu"].clone(), inputs["logvar"].clone(), inputs["eps"].clone())
+        args = (copy_input(inputs["mu"]), copy_input(inputs["logvar"]), copy_input(inputs["eps"]))
         return _grad_pair(fn(f, *args))
 
     def reference(self, case):
@@ -456,7 +456,7 @@ class MeanAndSE(Check):
         ]
 
     def run(self, fn, inputs):
-        res = fn(inputs["s"].clone())
+        res = fn(copy_input(inputs["s"]))
         if isinstance(res, (tuple, list)) and len(res) == 2:
             return {"mean": res[0], "se": res[1]}
         return {"mean": res, "single": True}

@@ -30,6 +30,7 @@ from .checks import (
     Check,
     ChoiceCheck,
     close,
+    copy_input,
     diagnose,
     fmt,
     independence_problem,
@@ -114,8 +115,8 @@ class Reparameterize(Check):
             mu = torch.zeros(inputs["shape"], device=dev)
             logvar = torch.zeros(inputs["shape"], device=dev)
             return {"z": fn(mu, logvar)}
-        mu = inputs["mu"].clone().requires_grad_(True)
-        logvar = inputs["logvar"].clone().requires_grad_(True)
+        mu = copy_input(inputs["mu"]).requires_grad_(True)
+        logvar = copy_input(inputs["logvar"]).requires_grad_(True)
         z = fn(mu, logvar)
         out = {"z": z}
         if isinstance(z, torch.Tensor) and z.requires_grad and z.shape == mu.shape:
@@ -234,7 +235,7 @@ class GaussianKL(Check):
         ]
 
     def run(self, fn, inputs):
-        return {"kl": fn(inputs["mu"].clone(), inputs["logvar"].clone())}
+        return {"kl": fn(copy_input(inputs["mu"]), copy_input(inputs["logvar"]))}
 
     def reference(self, case):
         return ref_kl(case.inputs["mu"], case.inputs["logvar"])
@@ -314,7 +315,7 @@ class BernoulliLogLikelihood(Check):
         ]
 
     def run(self, fn, inputs):
-        return {"ll": fn(inputs["x"].clone(), inputs["logits"].clone())}
+        return {"ll": fn(copy_input(inputs["x"]), copy_input(inputs["logits"]))}
 
     def reference(self, case):
         return ref_bernoulli(case.inputs["x"], case.inputs["logits"])
@@ -573,7 +574,7 @@ class TrainStep(Check):
         model, opt = _step_model(inputs)
         out = {}
         for i in range(_STEP_COUNT):
-            out[f"loss_{i + 1}"] = fn(model, opt, inputs["x"].clone(), beta=inputs["beta"])
+            out[f"loss_{i + 1}"] = fn(model, opt, copy_input(inputs["x"]), beta=inputs["beta"])
         out["params"] = _flat_params(model)
         return out
 
@@ -795,6 +796,43 @@ class _BuildCheck(Check):
         scale = float((f1 - f0).abs().max()) + 1e-12
         return float((f2 - f0 - 2 * (f1 - f0)).abs().max()) / scale  # 0 (to rounding) if linear
 
+    def layer_weights(self, module) -> dict:
+        """Run-side: the learner's ``nn.Linear`` weights in order, as outputs ``w0, b0, ...``."""
+        linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        res = {}
+        for i, lin in enumerate(linears[:6]):
+            res[f"w{i}"] = lin.weight
+            res[f"b{i}"] = lin.bias if lin.bias is not None else torch.zeros(lin.out_features)
+        return res
+
+    def guide_layers(self, out, d):
+        """The learner's weights arranged as the guide's three layers, or None.
+
+        Two heads (a mu layer and a logvar layer) are one 2d-output layer in two halves.
+        """
+        ws = []
+        i = 0
+        while f"w{i}" in out and out[f"w{i}"].get("kind") == "tensor":
+            ws.append((out[f"w{i}"]["value"], out[f"b{i}"]["value"]))
+            i += 1
+        sizes = self.layer_sizes(d)
+        if len(ws) == 4 and tuple(ws[2][0].shape) == tuple(ws[3][0].shape) == (d, sizes[2]):
+            ws = [ws[0], ws[1], (torch.cat([ws[2][0], ws[3][0]]), torch.cat([ws[2][1], ws[3][1]]))]
+        want = [(b, a) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        if len(ws) != 3 or [tuple(w.shape) for w, _ in ws] != want:
+            return None
+        return ws
+
+    @staticmethod
+    def guide_forward(layers, v):
+        """Linear → ReLU → Linear → ReLU → Linear with the given weights (parent side)."""
+        h = v.flatten(1).double()
+        for i, (w, b) in enumerate(layers):
+            h = h @ w.double().T + b.double()
+            if i < len(layers) - 1:
+                h = torch.relu(h)
+        return h
+
     def common(self, case, out, expected):
         n = out.get("n_params", {}).get("value")
         if n != expected["n_params"]:
@@ -839,6 +877,7 @@ class EncoderCheck(_BuildCheck):
             res["linear_gap"] = self._linear_gap(enc, x)
             meta = fn(latent_dim=d).to("meta")
             res["meta_mu"] = meta(x.to("meta"))[0]
+            res.update(self.layer_weights(enc))
         return res
 
     def compare(self, case, out, expected):
@@ -860,7 +899,25 @@ class EncoderCheck(_BuildCheck):
         meta = out.get("meta_mu", {})
         if meta.get("device") != "meta" or meta.get("shape") != (b, d):
             return f"{case.name}: on another device the encoder must still work: create layers in __init__, no fixed-device tensors in forward"
-        return self.common(case, out, expected)
+        problem = self.common(case, out, expected)
+        layers = None if problem else self.guide_layers(out, d)
+        if layers is None:
+            return problem
+        want = self.guide_forward(layers, case.inputs["v"])
+        got = torch.cat([out["mu"]["value"], out["logvar"]["value"]], dim=1).double()
+        swapped = torch.cat([got[:, d:], got[:, :d]], dim=1)
+        if close(got, want, rtol=1e-3, atol=1e-4) or close(swapped, want, rtol=1e-3, atol=1e-4):
+            return None
+        if float(got.min()) >= 0:
+            return (
+                f"{case.name}: mu and logvar are never negative: no activation after the "
+                "last layer (logvar = log σ² is negative whenever σ < 1)"
+            )
+        return (
+            f"{case.name}: with your layers' own weights, 784 → 512 → ReLU → 256 → ReLU → "
+            "2d gives different codes: follow each hidden layer by a ReLU (without it two "
+            "layers collapse into one linear map), and nothing after the last"
+        )
 
 
 class DecoderCheck(_BuildCheck):
@@ -887,6 +944,7 @@ class DecoderCheck(_BuildCheck):
         if isinstance(out, torch.Tensor):
             res["linear_gap"] = self._linear_gap(dec, z)
             res["meta_out"] = fn(latent_dim=d).to("meta")(z.to("meta"))
+            res.update(self.layer_weights(dec))
         return res
 
     def compare(self, case, out, expected):
@@ -902,7 +960,18 @@ class DecoderCheck(_BuildCheck):
         meta = out.get("meta_out", {})
         if meta.get("device") != "meta" or meta.get("shape") != (b, 1, 28, 28):
             return f"{case.name}: on another device the decoder must still work: create layers in __init__, no fixed-device tensors in forward"
-        return self.common(case, out, expected)
+        problem = self.common(case, out, expected)
+        layers = None if problem else self.guide_layers(out, case.inputs["d"])
+        if layers is None:
+            return problem
+        want = self.guide_forward(layers, case.inputs["v"])
+        if close(v.reshape(b, -1).double(), want, rtol=1e-3, atol=1e-4):
+            return None
+        return (
+            f"{case.name}: with your layers' own weights, d → 256 → ReLU → 512 → ReLU → 784 "
+            "gives different logits: follow each hidden layer by a ReLU, and nothing after "
+            "the last (the loss applies the sigmoid)"
+        )
 
 
 register(EncoderCheck())
