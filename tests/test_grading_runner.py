@@ -27,7 +27,7 @@ TIMEOUT = (
     30  # seconds per submission (a cell or task gets TIMEOUT / 4): headroom for a loaded CI machine
 )
 SUITE_LIMIT = 150  # seconds for the whole graded set on 2 cores
-FULL = 17  # 6 functions and 2 modules of 2 points, a 1-point prediction (checked separately)
+FULL = 19  # 7 functions and 2 modules of 2 points, a 1-point prediction (checked separately)
 TASKS = [
     "reparameterize",
     "gaussian_kl",
@@ -343,12 +343,12 @@ def test_corrupt_file_costs_everything_with_a_reason(graded):
 def test_terminal_table_and_csv(graded):
     out = graded["stdout"]
     assert "learner" in out and "total" in out and "Lost points:" in out
-    assert "17/17" in out and "0/17" in out
+    assert "19/19" in out and "0/19" in out
     rows = list(csv.DictReader(io.StringIO(graded["csv"])))
     assert {r["learner"] for r in rows} == set(graded["by"])
     wrong = next(r for r in rows if r["learner"] == "wrong_shape")
     assert wrong["ex04.gaussian_kl"] == "0" and wrong["ex04.reparameterize"] == "2"
-    assert wrong["total"] == "15" and wrong["max_points"] == "17"
+    assert wrong["total"] == "17" and wrong["max_points"] == "19"
     assert "sum the KL over latent dimensions" in wrong["reasons"]
 
 

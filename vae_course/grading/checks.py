@@ -76,7 +76,8 @@ class CheckResult:
     def line(self) -> str:
         """One line for the notebook: ``✓ ex04.gaussian_kl: passed (6 cases)``."""
         if self.passed:
-            return f"✓ {self.task}: passed ({self.cases_total} cases)"
+            cases = "case" if self.cases_total == 1 else "cases"
+            return f"✓ {self.task}: passed ({self.cases_total} {cases})"
         if self.status == NOT_ATTEMPTED:
             return f"✗ {self.task}: {NOT_ATTEMPTED} ({self.message})"
         return f"✗ {self.task}: {self.message}"

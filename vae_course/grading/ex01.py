@@ -6,6 +6,7 @@ Tasks (function the learner writes → check id):
 * ``log_mean_exp(a, dim=0)`` → ``ex01.log_mean_exp``
 * ``naive_mc_log_px(model, x, k, generator=None)`` → ``ex01.naive_mc_log_px``
 * ``ppca_log_marginal(x, W, b, x_var)`` → ``ex01.ppca_log_marginal``
+* ``linear_gaussian_posterior(x, W, b, x_var)`` → ``ex01.linear_gaussian_posterior`` (a derivation)
 
 References are the course's own implementations (:mod:`vae_course.toy`,
 :mod:`vae_course.losses`). Random outputs are judged by statistics whose tolerances come
@@ -43,8 +44,15 @@ from .checks import (
 from .checks import dtype_name as _dtype
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
+from .checks import worst_element as _worst
 
-__all__ = ["SampleLinearGaussian", "LogMeanExp", "NaiveMCLogPx", "PPCALogMarginal"]
+__all__ = [
+    "SampleLinearGaussian",
+    "LogMeanExp",
+    "NaiveMCLogPx",
+    "PPCALogMarginal",
+    "LinearGaussianPosterior",
+]
 
 
 def _model_params(g, data_dim, latent_dim, x_var, dtype=torch.float64):
@@ -90,7 +98,7 @@ class SampleLinearGaussian(Check):
     def run(self, fn, inputs):
         def call(gen):
             return fn(
-                inputs["W"].clone(),
+                copy_input(inputs["W"]),
                 copy_input(inputs["b"]),
                 inputs["x_var"],
                 inputs["n"],
@@ -487,7 +495,7 @@ class PPCALogMarginal(Check):
 
     def run(self, fn, inputs):
         i = inputs
-        return {"lp": fn(copy_input(i["x"]), i["W"].clone(), copy_input(i["b"]), i["x_var"])}
+        return {"lp": fn(copy_input(i["x"]), copy_input(i["W"]), copy_input(i["b"]), i["x_var"])}
 
     def reference(self, case):
         i = case.inputs
@@ -591,7 +599,117 @@ class PPCALogMarginal(Check):
         return msg
 
 
-for _c in (SampleLinearGaussian(), LogMeanExp(), NaiveMCLogPx(), PPCALogMarginal()):
+# ============================================================================ derivation: posterior
+class LinearGaussianPosterior(Check):
+    """A derivation: p(z|x) of the linear-Gaussian model, by completing the square.
+
+    Reference: :meth:`vae_course.toy.LinearGaussian.posterior` (tested against Bayes' rule
+    in ``tests/test_toy.py``).
+    """
+
+    id = "ex01.linear_gaussian_posterior"
+    function = "linear_gaussian_posterior"
+
+    def cases(self, seed):
+        g = _gen(seed)
+
+        def case(D, d, x_var, B, dtype=torch.float64):
+            p = _model_params(g, D, d, x_var)
+            x, _ = LinearGaussian(p["W"], p["b"], p["x_var"]).sample(B, generator=g)
+            return {"x": x.to(dtype), "W": p["W"].to(dtype), "b": p["b"].to(dtype), "x_var": x_var}
+
+        return [
+            Case("batch of 5, D=4, d=2, σ²=0.5", case(4, 2, 0.5, 5)),
+            Case("one latent dimension (D=3, d=1), σ²=2", case(3, 1, 2.0, 4)),
+            Case("batch of 1, D=6, d=3, σ²=0.1", case(6, 3, 0.1, 1)),
+            Case(
+                "σ² = 50: the data says little, the posterior is near the prior",
+                case(4, 2, 50.0, 3),
+            ),
+            Case("float32 inputs", case(5, 2, 0.3, 4, dtype=torch.float32)),
+        ]
+
+    def run(self, fn, inputs):
+        i = inputs
+        res = fn(copy_input(i["x"]), copy_input(i["W"]), copy_input(i["b"]), i["x_var"])
+        if isinstance(res, (tuple, list)) and len(res) == 2:
+            return {"mean": res[0], "cov": res[1]}
+        return {"mean": res, "single": True}
+
+    def reference(self, case):
+        i = case.inputs
+        model = LinearGaussian(i["W"].double(), i["b"].double(), i["x_var"])
+        return model.posterior(i["x"].double())
+
+    def compare(self, case, out, expected):
+        i = case.inputs
+        x, W, b, s2 = i["x"].double(), i["W"].double(), i["b"].double(), i["x_var"]
+        B, d = x.shape[0], W.shape[1]
+        if out.get("single", {}).get("value"):
+            return f"{case.name}: expected a pair (mean, cov): return both, in this order"
+        problem = tensor_problem(case, out, "mean", shape=(B, d), what="a (B, d) tensor of means")
+        problem = problem or tensor_problem(
+            case, out, "cov", shape=(d, d), what="a (d, d) covariance matrix"
+        )
+        for name in ("mean", "cov"):
+            problem = problem or tensor_problem(case, out, name, dtype=_dtype(i["x"]))
+        if problem:
+            return problem
+        mean, cov = out["mean"]["value"].double(), out["cov"]["value"].double()
+        want_mean, want_cov = expected
+        tol = {"rtol": 1e-4, "atol": 1e-5}
+        eye = torch.eye(d, dtype=W.dtype)
+        WtW = W.T @ W
+        if not close(cov, want_cov, **tol):
+            hint = diagnose(
+                cov,
+                [
+                    (torch.linalg.inv(eye + WtW), "σ² is missing: the precision is I + WᵀW / σ²"),
+                    (
+                        torch.linalg.inv(WtW / s2),
+                        "the prior's precision I is missing: p(z) = N(0, I) adds I to WᵀW / σ²",
+                    ),
+                    (
+                        torch.linalg.inv(WtW + s2 * eye),
+                        "this is M⁻¹ with M = WᵀW + σ² I; the posterior covariance is σ² M⁻¹",
+                    ),
+                    (eye + WtW / s2, "this is the precision; the covariance is its inverse"),
+                    (
+                        torch.linalg.inv(eye + WtW / s2**2),
+                        "x_var is the variance σ², not the standard deviation",
+                    ),
+                ],
+                **tol,
+            )
+            k, gv, e = _worst(cov, want_cov)
+            return f"{case.name}: cov element {k} is {gv}, expected {e}: " + (
+                hint or "collect the terms quadratic in z in log p(x|z) + log p(z)"
+            )
+        if close(mean, want_mean, **tol):
+            return None
+        hint = diagnose(
+            mean,
+            [
+                (x @ W @ want_cov / s2, "the offset b is missing: the data term is x − b"),
+                ((x - b) @ W @ want_cov, "the mean needs the factor 1/σ²: Σ Wᵀ (x − b) / σ²"),
+                ((x - b) @ W / s2, "the mean is Σ Wᵀ (x − b) / σ², with the covariance Σ"),
+                ((x - b) @ torch.linalg.pinv(W).T, "that inverts W and ignores the prior"),
+            ],
+            **tol,
+        )
+        k, gv, e = _worst(mean, want_mean)
+        return f"{case.name}: mean element {k} is {gv}, expected {e}: " + (
+            hint or "collect the terms linear in z and complete the square"
+        )
+
+
+for _c in (
+    SampleLinearGaussian(),
+    LogMeanExp(),
+    NaiveMCLogPx(),
+    PPCALogMarginal(),
+    LinearGaussianPosterior(),
+):
     register(_c)
 
 

@@ -6,6 +6,7 @@ Tasks (function the learner writes → check id):
 * ``gaussian_kl_diag(mu_q, logvar_q, mu_p, logvar_p)`` → ``ex02.gaussian_kl_diag``
 * ``log_weights(model, x, mu, logvar, eps)`` → ``ex02.log_weights``
 * ``elbo_and_iwae(log_w)`` → ``ex02.elbo_and_iwae``
+* ``linear_gaussian_elbo(x, W, b, x_var, mu, logvar)`` → ``ex02.linear_gaussian_elbo`` (a derivation)
 
 The noise ``eps`` is an input, so every task is deterministic and compared exactly.
 References: :mod:`vae_course.losses`, :mod:`vae_course.distributions`, :mod:`vae_course.toy`,
@@ -38,7 +39,13 @@ from .checks import dtype_name as _dtype
 from .checks import seeded_generator as _gen
 from .checks import worst_element as _worst
 
-__all__ = ["GaussianLogLikelihood", "GaussianKLDiag", "LogWeights", "ELBOAndIWAE"]
+__all__ = [
+    "GaussianLogLikelihood",
+    "GaussianKLDiag",
+    "LogWeights",
+    "ELBOAndIWAE",
+    "LinearGaussianELBO",
+]
 
 
 def _tol(dtype: torch.dtype) -> dict:
@@ -555,7 +562,123 @@ class ELBOAndIWAE(Check):
         )
 
 
-for _c in (GaussianLogLikelihood(), GaussianKLDiag(), LogWeights(), ELBOAndIWAE()):
+# ============================================================================ derivation: ELBO
+def _kl_diag_same_dtype(mu_q, logvar_q, mu_p, logvar_p):
+    return ref_kl_diag(mu_q, logvar_q, mu_p, logvar_p).to(mu_q.dtype)
+
+
+class LinearGaussianELBO(Check):
+    """A derivation: the ELBO of the linear-Gaussian model for a diagonal q, in closed form.
+
+    E_q‖x − W z − b‖² = ‖x − W mu − b‖² + Σ_j σ_j² ‖W_:j‖², so the reconstruction term is the
+    log-density at the mean *minus a variance term*. Reference:
+    :meth:`vae_course.toy.LinearGaussian.elbo` (tested: ELBO + KL(q ‖ p(z|x)) = log p(x) and
+    ELBO = log p(x) at the exact posterior, in ``tests/test_toy.py``).
+    """
+
+    id = "ex02.linear_gaussian_elbo"
+    function = "linear_gaussian_elbo"
+    uses = ("gaussian_log_likelihood", "gaussian_kl_diag")
+
+    def references(self):
+        return {
+            "gaussian_log_likelihood": ref_gaussian_ll,
+            "gaussian_kl_diag": _kl_diag_same_dtype,
+        }
+
+    def cases(self, seed):
+        g = _gen(seed)
+
+        def case(D, d, x_var, B, dtype=torch.float64, optimal=False):
+            W = torch.randn(D, d, generator=g, dtype=torch.float64)
+            b = torch.randn(D, generator=g, dtype=torch.float64)
+            model = LinearGaussian(W, b, x_var)
+            x, _ = model.sample(B, generator=g)
+            if optimal:
+                mu, logvar = model.optimal_diagonal_q(x)
+            else:
+                mu = torch.randn(B, d, generator=g, dtype=torch.float64)
+                logvar = torch.randn(B, d, generator=g, dtype=torch.float64)
+            inputs = {"x": x, "W": W, "b": b, "mu": mu, "logvar": logvar}
+            return {**{k: v.to(dtype) for k, v in inputs.items()}, "x_var": x_var}
+
+        return [
+            Case("batch of 5, D=4, d=2, σ²=0.5, a random q", case(4, 2, 0.5, 5)),
+            Case("one latent dimension (D=3, d=1), σ²=2", case(3, 1, 2.0, 4)),
+            Case("the best diagonal q (D=6, d=3, σ²=0.2)", case(6, 3, 0.2, 3, optimal=True)),
+            Case("batch of 1, D=10, d=4, σ²=0.05", case(10, 4, 0.05, 1)),
+            Case("float32 inputs", case(5, 2, 0.3, 4, dtype=torch.float32)),
+        ]
+
+    _ARGS = ("x", "W", "b", "x_var", "mu", "logvar")
+
+    def run(self, fn, inputs):
+        args = [inputs[k] if k == "x_var" else copy_input(inputs[k]) for k in self._ARGS]
+        return {"elbo": fn(*args)}
+
+    def reference(self, case):
+        i = case.inputs
+        model = LinearGaussian(i["W"].double(), i["b"].double(), i["x_var"])
+        return model.elbo(i["x"].double(), i["mu"].double(), i["logvar"].double())
+
+    def compare(self, case, out, expected):
+        i = case.inputs
+        x, W, b, s2 = i["x"].double(), i["W"].double(), i["b"].double(), i["x_var"]
+        mu, lv = i["mu"].double(), i["logvar"].double()
+        B = x.shape[0]
+        problem = tensor_problem(case, out, "elbo", shape=(B,))
+        o = out.get("elbo", {})
+        if problem and o.get("kind") == "tensor" and tuple(o["shape"]) in ((), (1,)) and B > 1:
+            problem += ": return one ELBO per example, don't reduce over the batch"
+        problem = problem or tensor_problem(case, out, "elbo", dtype=_dtype(i["x"]))
+        if problem:
+            return problem
+        got = out["elbo"]["value"].double()
+        tol = _tol(i["x"].dtype)
+        if close(got, expected, **tol):
+            return None
+        at_mean = log_normal(x, mu @ W.T + b, math.log(s2)).sum(-1)
+        var = lv.exp()
+        trace = (var * (W**2).sum(0)).sum(-1) / (2 * s2)
+        kl = ref_kl_diag(mu, lv, torch.zeros_like(mu), torch.zeros_like(lv))
+        hint = diagnose(
+            got,
+            [
+                (
+                    at_mean - kl,
+                    "this is log p(x | z = mu) − KL: the expectation over z ~ q also averages "
+                    "‖x − W z − b‖², which adds Σ_j σ_j² ‖W_:j‖² to ‖x − W mu − b‖²",
+                ),
+                (at_mean - trace, "the −KL(q ‖ p(z)) term is missing"),
+                (at_mean - trace + kl, "the KL is subtracted: ELBO = E_q[log p(x|z)] − KL"),
+                (
+                    at_mean - (var.sqrt() * (W**2).sum(0)).sum(-1) / (2 * s2) - kl,
+                    "the variance term uses σ_j, not the variance σ_j² = exp(logvar)",
+                ),
+                (
+                    at_mean - (var * (W**2).sum(0)).sum(-1) / 2 - kl,
+                    "the variance term is divided by 2σ², like the squared error",
+                ),
+                (
+                    at_mean - var.sum(-1) / (2 * s2) - kl,
+                    "Var[W z] has diagonal Σ_j W_ij² σ_j²: the column norms ‖W_:j‖² weight σ_j²",
+                ),
+            ],
+            **tol,
+        )
+        k, gv, e = _worst(got, expected)
+        return f"{case.name}: the ELBO of example {k} is {gv} nats, expected {e}: " + (
+            hint or "E_q[log p(x|z)] − KL(q ‖ N(0, I)), with E_q over z = mu + σ·ε"
+        )
+
+
+for _c in (
+    GaussianLogLikelihood(),
+    GaussianKLDiag(),
+    LogWeights(),
+    ELBOAndIWAE(),
+    LinearGaussianELBO(),
+):
     register(_c)
 
 

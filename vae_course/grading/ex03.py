@@ -6,6 +6,7 @@ Tasks (function the learner writes → check id):
 * ``score_function_gradient(f, mu, logvar, eps, baseline=0.0)`` → ``ex03.score_function_gradient``
 * ``reparameterization_gradient(f, mu, logvar, eps)`` → ``ex03.reparameterization_gradient``
 * ``mean_and_se(samples)`` → ``ex03.mean_and_se``
+* ``exp_expectation_gradient(mu, logvar)`` → ``ex03.exp_expectation_gradient`` (a derivation)
 
 The noise ``eps`` is an input, so the gradient estimators are deterministic and compared
 per sample. The test functions ``f`` are chosen by name (inputs must be plain data) from
@@ -32,7 +33,9 @@ __all__ = [
     "ScoreFunctionGradient",
     "ReparameterizationGradient",
     "MeanAndSE",
+    "ExpExpectationGradient",
     "ref_reparameterized_sample",
+    "ref_exp_expectation_gradient",
 ]
 
 
@@ -514,11 +517,114 @@ class MeanAndSE(Check):
         )
 
 
+# ============================================================================ derivation: exact gradient
+def ref_exp_expectation_gradient(mu, logvar):
+    """Exact ∇ of E_{z ~ N(mu, σ²)}[Σ_j exp(z_j)] = Σ_j exp(mu_j + σ_j²/2) (a log-normal mean).
+
+    Returns (∂/∂mu, ∂/∂logvar), each the shape of ``mu``: ``m`` and ``m σ² / 2`` with
+    ``m = exp(mu + σ²/2)`` (σ² = exp(logvar), so ∂σ²/∂logvar = σ²). Checked against a
+    pathwise Monte Carlo estimate in ``tests/test_grading_derivations.py``.
+    """
+    var = torch.exp(logvar)
+    m = torch.exp(mu + 0.5 * var)
+    return m, 0.5 * m * var
+
+
+class ExpExpectationGradient(Check):
+    """A derivation: the exact gradient that the estimators of this set estimate."""
+
+    id = "ex03.exp_expectation_gradient"
+    function = "exp_expectation_gradient"
+
+    def cases(self, seed):
+        g = _gen(seed)
+
+        def pair(*shape, dtype=torch.float64, lv_scale=1.0):
+            return {
+                "mu": torch.randn(*shape, generator=g, dtype=dtype),
+                "logvar": torch.randn(*shape, generator=g, dtype=dtype) * lv_scale,
+            }
+
+        return [
+            Case("batch of 6, d=3", pair(6, 3)),
+            Case("batch of 1, d=5", pair(1, 5)),
+            Case("σ² = 1 (logvar = 0)", {**pair(4, 2), "logvar": torch.zeros(4, 2)}),
+            Case("a wide range of σ² (logvar from −6 to 2)", pair(8, 4, lv_scale=2.0)),
+            Case("float32 inputs", pair(5, 2, dtype=torch.float32)),
+        ]
+
+    def run(self, fn, inputs):
+        res = fn(copy_input(inputs["mu"]), copy_input(inputs["logvar"]))
+        if isinstance(res, (tuple, list)) and len(res) == 2:
+            return {"grad_mu": res[0], "grad_logvar": res[1]}
+        return {"grad_mu": res, "single": True}
+
+    def reference(self, case):
+        i = case.inputs
+        return ref_exp_expectation_gradient(i["mu"].double(), i["logvar"].double())
+
+    def compare(self, case, out, expected):
+        i = case.inputs
+        mu, lv = i["mu"].double(), i["logvar"].double()
+        if out.get("single", {}).get("value"):
+            return f"{case.name}: expected a pair (grad_mu, grad_logvar): return both"
+        for name in ("grad_mu", "grad_logvar"):
+            problem = tensor_problem(case, out, name, shape=tuple(mu.shape))
+            problem = problem or tensor_problem(case, out, name, dtype=_dtype(i["mu"]))
+            if problem:
+                return problem
+        g_mu, g_lv = out["grad_mu"]["value"].double(), out["grad_logvar"]["value"].double()
+        want_mu, want_lv = expected
+        tol = {"rtol": 1e-4, "atol": 1e-6}
+        var, m = lv.exp(), want_mu
+        if close(g_mu, want_lv, **tol) and close(g_lv, want_mu, **tol):
+            return f"{case.name}: the two gradients are swapped: return (∂/∂mu, ∂/∂logvar)"
+        if not close(g_mu, want_mu, **tol):
+            hint = diagnose(
+                g_mu,
+                [
+                    (
+                        mu.exp(),
+                        "E[exp(z)] is not exp(mu): the spread adds to it, "
+                        "E[exp(z)] = exp(mu + σ²/2) (complete the square in the integral)",
+                    ),
+                    (torch.exp(mu + var), "E[exp(z)] = exp(mu + σ²/2): the exponent has σ²/2"),
+                    (torch.exp(mu + 0.5 * var.sqrt()), "the exponent has the variance σ², not σ"),
+                ],
+                **tol,
+            )
+            k, gv, e = _worst(g_mu, want_mu)
+            return f"{case.name}: ∂/∂mu element {k} is {gv}, expected {e}: " + (
+                hint or "write E[exp(z)] in closed form first, then differentiate"
+            )
+        if close(g_lv, want_lv, **tol):
+            return None
+        hint = diagnose(
+            g_lv,
+            [
+                (
+                    0.5 * m,
+                    "that is ∂/∂σ²; the parameter is logvar, and ∂σ²/∂logvar = σ² "
+                    "(chain rule): multiply by σ²",
+                ),
+                (m * var.sqrt(), "that is ∂/∂σ; the parameter is logvar = log σ²"),
+                (m * var, "the exponent is mu + σ²/2, so the derivative has the factor ½"),
+                (torch.zeros_like(m), "the expectation depends on σ² too"),
+            ],
+            **tol,
+        )
+        k, gv, e = _worst(g_lv, want_lv)
+        return f"{case.name}: ∂/∂logvar element {k} is {gv}, expected {e}: " + (
+            hint or "differentiate exp(mu + exp(logvar)/2) with respect to logvar"
+        )
+
+
 for _c in (
     ReparameterizedSample(),
     ScoreFunctionGradient(),
     ReparameterizationGradient(),
     MeanAndSE(),
+    ExpExpectationGradient(),
 ):
     register(_c)
 

@@ -8,6 +8,8 @@ Tasks (function the learner writes → check id):
 * ``vae_loss(x, x_logits, mu, logvar, beta=1.0)`` → ``ex04.vae_loss``
 * ``train_step(model, optimizer, x, beta=1.0)`` → ``ex04.train_step``
 * ``sample_prior(model, n, temperature=1.0)`` → ``ex04.sample_prior``
+* ``optimal_decoder_logvar(x, x_mean)`` → ``ex04.optimal_decoder_logvar`` (a derivation)
+* ``Encoder`` / ``Decoder`` classes → ``ex04.encoder`` / ``ex04.decoder`` (build tasks)
 
 References are the course's own implementations (:mod:`vae_course.losses`,
 :mod:`vae_course.models`); messages name the symptom and a likely cause.
@@ -38,8 +40,10 @@ from .checks import (
     register,
     tensor_problem,
 )
+from .checks import dtype_name as _dtype
 from .checks import output_tensor as _values
 from .checks import seeded_generator as _gen
+from .checks import worst_element as _worst
 
 __all__ = [
     "Reparameterize",
@@ -48,6 +52,8 @@ __all__ = [
     "VAELoss",
     "TrainStep",
     "SamplePrior",
+    "OptimalDecoderLogvar",
+    "ref_optimal_decoder_logvar",
     "FixedNoiseVAE",
     "LatentProbe",
     "other_device",
@@ -733,6 +739,102 @@ class SamplePrior(Check):
         ) or normal_tail_problem(case, z / t, what="z / temperature")
 
 
+# ============================================================================ derivation: σ²
+def ref_optimal_decoder_logvar(x, x_mean):
+    """log σ²* maximising Σ_i log N(x_i; mean_i, σ²) over one σ² per example: (B,).
+
+    Setting the derivative in σ² to zero gives σ²* = (1/D) Σ_i (x_i − mean_i)², the mean
+    squared error per value. Checked for stationarity and a maximum with autograd in
+    ``tests/test_grading_derivations.py``.
+    """
+    err = (x - x_mean).reshape(x.shape[0], -1)
+    return torch.log(err.pow(2).mean(dim=1))
+
+
+class OptimalDecoderLogvar(Check):
+    """A derivation: the decoder variance an ELBO would learn for fixed reconstructions."""
+
+    id = "ex04.optimal_decoder_logvar"
+    function = "optimal_decoder_logvar"
+
+    def cases(self, seed):
+        g = _gen(seed)
+
+        def pair(*shape, dtype=torch.float32, spread=0.2):
+            x = torch.rand(*shape, generator=g, dtype=dtype)
+            return {"x": x, "x_mean": x + spread * torch.randn(*shape, generator=g, dtype=dtype)}
+
+        return [
+            Case("batch of 8 images (8, 1, 28, 28)", pair(8, 1, 28, 28)),
+            Case("batch of 1, flat (1, 784)", pair(1, 784)),
+            Case("3 examples of 5 values, float64", pair(3, 5, dtype=torch.float64)),
+            Case(
+                "a wide range of errors per example",
+                {
+                    "x": torch.zeros(3, 50),
+                    "x_mean": torch.randn(3, 50, generator=g)
+                    * torch.tensor([[0.01], [1.0], [30.0]]),
+                },
+            ),
+        ]
+
+    def run(self, fn, inputs):
+        return {"logvar": fn(copy_input(inputs["x"]), copy_input(inputs["x_mean"]))}
+
+    def reference(self, case):
+        i = case.inputs
+        return ref_optimal_decoder_logvar(i["x"].double(), i["x_mean"].double())
+
+    def compare(self, case, out, expected):
+        i = case.inputs
+        x, m = i["x"].double(), i["x_mean"].double()
+        B = x.shape[0]
+        o = out.get("logvar", {})
+        problem = tensor_problem(case, out, "logvar", shape=(B,))
+        if problem and o.get("kind") == "tensor":
+            if tuple(o["shape"]) == tuple(x.shape) or (len(o["shape"]) == 2 and o["shape"][0] == B):
+                problem += ": one σ² is shared by all the values of an example: average over them"
+            elif tuple(o["shape"]) in ((), (1,)) and B > 1:
+                problem += ": return one log σ² per example, don't average over the batch"
+        problem = problem or tensor_problem(case, out, "logvar", dtype=_dtype(i["x"]))
+        if problem:
+            return problem
+        got = o["value"].double()
+        tol = {"rtol": 1e-4, "atol": 1e-5}
+        if close(got, expected, **tol):
+            return None
+        sq = (x - m).reshape(B, -1).pow(2)
+        hint = diagnose(
+            got,
+            [
+                (
+                    torch.log(sq.sum(1)),
+                    "that is the log of the *summed* squared error; setting the derivative "
+                    "to zero gives D σ² = Σ_i (x_i − mean_i)², so σ² is the mean",
+                ),
+                (0.5 * expected, "that is log σ; return log σ² (the variance)"),
+                (expected.exp(), "that is σ² itself; return its log"),
+                (
+                    torch.log(sq.mean()).expand(B),
+                    "each example has its own σ²: average over the values of one example only",
+                ),
+                (
+                    torch.log((x - m).reshape(B, -1).abs().mean(1)),
+                    "a Gaussian's σ² comes from squared errors, not absolute ones",
+                ),
+                (
+                    torch.log((x - m).reshape(B, -1).var(1)),
+                    "that subtracts the mean error: σ² is the mean of (x − mean)² itself",
+                ),
+            ],
+            **tol,
+        )
+        k, gv, e = _worst(got, expected)
+        return f"{case.name}: log σ² of example {k} is {gv}, expected {e}: " + (
+            hint or "write Σ_i log N(x_i; mean_i, σ²), differentiate in σ², set to zero"
+        )
+
+
 for _c in (
     Reparameterize(),
     GaussianKL(),
@@ -740,6 +842,7 @@ for _c in (
     VAELoss(),
     TrainStep(),
     SamplePrior(),
+    OptimalDecoderLogvar(),
 ):
     register(_c)
 

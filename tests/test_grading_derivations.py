@@ -1,0 +1,202 @@
+"""The derivation tasks of ex01–ex04: each reference checked against an independent one (Bayes
+by conditioning, Monte Carlo with a standard-error tolerance, autograd stationarity), correct
+answers written other ways pass, and each known wrong derivation loses the points with its hint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vae_course.grading import NOT_ATTEMPTED, run_check
+from vae_course.grading.ex03 import ref_exp_expectation_gradient
+from vae_course.grading.ex04 import ref_optimal_decoder_logvar
+from vae_course.losses import gaussian_log_likelihood
+from vae_course.toy import LinearGaussian
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------- references
+def test_exp_gradient_reference_matches_pathwise_monte_carlo():
+    mu = torch.tensor([[0.3, -1.0, 0.8]], dtype=torch.float64, requires_grad=True)
+    logvar = torch.tensor([[-0.5, 0.4, -2.0]], dtype=torch.float64, requires_grad=True)
+    n = 400_000
+    eps = torch.randn(n, 3, generator=_gen(1), dtype=torch.float64)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    per_sample = torch.exp(z)  # f(z) = Σ exp(z_j): each coordinate's gradient is separate
+    g_mu = per_sample.mean(0)
+    g_lv = (per_sample * 0.5 * torch.exp(0.5 * logvar) * eps).mean(0)
+    se_mu = per_sample.std(0) / math.sqrt(n)
+    se_lv = (per_sample * 0.5 * torch.exp(0.5 * logvar) * eps).std(0) / math.sqrt(n)
+    want_mu, want_lv = ref_exp_expectation_gradient(mu.detach(), logvar.detach())
+    assert ((g_mu - want_mu[0]).abs() < 5 * se_mu).all()
+    assert ((g_lv - want_lv[0]).abs() < 5 * se_lv).all()
+    # and the same by autograd through the closed-form expectation
+    torch.exp(mu + 0.5 * logvar.exp()).sum().backward()
+    torch.testing.assert_close(mu.grad, want_mu)
+    torch.testing.assert_close(logvar.grad, want_lv)
+
+
+def test_optimal_decoder_logvar_is_the_maximum_of_the_likelihood():
+    x = torch.rand(4, 30, generator=_gen(2), dtype=torch.float64)
+    mean = x + 0.3 * torch.randn(4, 30, generator=_gen(3), dtype=torch.float64)
+    best = ref_optimal_decoder_logvar(x, mean).requires_grad_(True)
+    ll = gaussian_log_likelihood(x, mean, best[:, None])
+    (grad,) = torch.autograd.grad(ll.sum(), best)
+    assert grad.abs().max() < 1e-10  # stationary
+    for step in (-0.1, 0.1):  # and a maximum
+        other = gaussian_log_likelihood(x, mean, (best.detach() + step)[:, None])
+        assert (other < ll.detach()).all()
+
+
+def test_linear_gaussian_elbo_reference_matches_monte_carlo():
+    model = LinearGaussian.random(5, 2, x_var=0.4, seed=3)
+    x, _ = model.sample(3, generator=_gen(4))
+    mu = torch.randn(3, 2, generator=_gen(5), dtype=torch.float64)
+    logvar = torch.randn(3, 2, generator=_gen(6), dtype=torch.float64) * 0.5
+    n = 200_000
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(n, 3, 2, generator=_gen(7), dtype=torch.float64)
+    log_q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+    log_w = model.log_joint(x, z) - log_q
+    se = log_w.std(0) / math.sqrt(n)
+    assert ((log_w.mean(0) - model.elbo(x, mu, logvar)).abs() < 5 * se).all()
+
+
+# ----------------------------------------------------------------------------- right answers
+def posterior_by_conditioning(x, W, b, x_var):
+    C = W @ W.T + x_var * torch.eye(W.shape[0], dtype=W.dtype)
+    CinvW = torch.linalg.solve(C, W)
+    return (x - b) @ CinvW, torch.eye(W.shape[1], dtype=W.dtype) - W.T @ CinvW
+
+
+def posterior_by_precision(x, W, b, x_var):
+    prec = torch.eye(W.shape[1], dtype=W.dtype) + W.T @ W / x_var
+    cov = torch.linalg.inv(prec)
+    return (x - b) @ W @ cov / x_var, cov
+
+
+def elbo_closed_form(x, W, b, x_var, mu, logvar):
+    rec = gaussian_log_likelihood(x, mu @ W.T + b, math.log(x_var))
+    rec = rec - (logvar.exp() * (W**2).sum(0)).sum(-1) / (2 * x_var)
+    kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1)
+    return rec - kl
+
+
+def exp_gradient(mu, logvar):
+    m = torch.exp(mu + 0.5 * logvar.exp())
+    return m, 0.5 * m * logvar.exp()
+
+
+def decoder_logvar_mse(x, x_mean):
+    return F.mse_loss(x_mean, x, reduction="none").flatten(1).mean(1).log()
+
+
+RIGHT = [
+    ("ex01.linear_gaussian_posterior", posterior_by_conditioning),
+    ("ex01.linear_gaussian_posterior", posterior_by_precision),
+    ("ex02.linear_gaussian_elbo", elbo_closed_form),
+    ("ex03.exp_expectation_gradient", exp_gradient),
+    ("ex04.optimal_decoder_logvar", decoder_logvar_mse),
+]
+
+
+@pytest.mark.parametrize("task, fn", RIGHT, ids=[f.__name__ for _, f in RIGHT])
+@pytest.mark.parametrize("seed", [0, 99])
+def test_right_derivations_pass(task, fn, seed):
+    res = run_check(task, fn, seed=seed, max_points=2)
+    assert res.passed and res.points == 2, res.message
+
+
+@pytest.mark.parametrize("task", sorted({t for t, _ in RIGHT}))
+def test_stub_is_not_attempted(task):
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    assert run_check(task, stub, seed=0).status == NOT_ATTEMPTED
+
+
+# ----------------------------------------------------------------------------- wrong answers
+def _eye(W):
+    return torch.eye(W.shape[1], dtype=W.dtype)
+
+
+WRONG = [
+    (
+        "ex01.linear_gaussian_posterior",
+        lambda x, W, b, s: (
+            (x - b) @ W @ torch.linalg.inv(W.T @ W + s * _eye(W)),
+            torch.linalg.inv(W.T @ W + s * _eye(W)),
+        ),
+        "σ² M⁻¹",
+    ),
+    (
+        "ex01.linear_gaussian_posterior",
+        lambda x, W, b, s: (
+            (x @ W @ posterior_by_precision(x, W, b, s)[1] / s,)
+            + (posterior_by_precision(x, W, b, s)[1],)
+        ),
+        "offset b is missing",
+    ),
+    (
+        "ex01.linear_gaussian_posterior",
+        lambda x, W, b, s: (posterior_by_precision(x, W, b, s)[0], torch.linalg.inv(W.T @ W / s)),
+        "prior's precision I is missing",
+    ),
+    (
+        "ex02.linear_gaussian_elbo",
+        lambda x, W, b, s, mu, lv: (
+            gaussian_log_likelihood(x, mu @ W.T + b, math.log(s))
+            - 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1)
+        ),
+        "log p(x | z = mu) − KL",
+    ),
+    (
+        "ex02.linear_gaussian_elbo",
+        lambda x, W, b, s, mu, lv: (
+            elbo_closed_form(x, W, b, s, mu, lv) + (mu**2 + lv.exp() - 1 - lv).sum(-1)
+        ),
+        "the KL is subtracted",
+    ),
+    (
+        "ex03.exp_expectation_gradient",
+        lambda mu, lv: (mu.exp(), 0 * mu),
+        "E[exp(z)] is not exp(mu)",
+    ),
+    (
+        "ex03.exp_expectation_gradient",
+        lambda mu, lv: (exp_gradient(mu, lv)[0], 0.5 * exp_gradient(mu, lv)[0]),
+        "that is ∂/∂σ²",
+    ),
+    (
+        "ex03.exp_expectation_gradient",
+        lambda mu, lv: exp_gradient(mu, lv)[::-1],
+        "swapped",
+    ),
+    (
+        "ex04.optimal_decoder_logvar",
+        lambda x, m: (x - m).pow(2).flatten(1).sum(1).log(),
+        "summed",
+    ),
+    ("ex04.optimal_decoder_logvar", lambda x, m: 0.5 * decoder_logvar_mse(x, m), "log σ;"),
+    (
+        "ex04.optimal_decoder_logvar",
+        lambda x, m: (x - m).pow(2).mean().log().expand(x.shape[0]),
+        "each example has its own σ²",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "task, fn, hint", WRONG, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(WRONG)]
+)
+def test_wrong_derivations_fail_with_their_hint(task, fn, hint):
+    for seed in (0, 5):
+        res = run_check(task, fn, seed=seed, max_points=2)
+        assert res.status == "failed" and res.points == 0
+        assert hint in res.message, res.message
