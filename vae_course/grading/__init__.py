@@ -29,7 +29,7 @@ notebook, but nothing the submission does can change the comparison.
 Layout
 ------
 ``checks``  the registry, :class:`Check`, :func:`check`, :func:`run_check`, output helpers
-``ex01`` … ``ex04``  the checks of exercise sets ex01–ex04 (one module per exercise set)
+``ex01`` … ``ex05``  the checks of exercise sets ex01–ex05 (one module per exercise set)
 ``build``   notebook format: markers, nbgrader metadata, ``vae-course build-exercises``
 ``runner``  ``vae-course grade``: one sandboxed child process per submission
 ``_child``  the child's entry point (runs the learner's cells and functions, nothing else)
@@ -60,8 +60,29 @@ How to add an exercise set (e.g. ex02_elbo)
      checked, those names in the learner's notebook are bound to the references, so an
      earlier mistake does not cost twice.
 
-   Test every check in ``tests/test_grading_checks.py``: it passes the reference and
-   fails at least two plausible wrong answers with the expected hint.
+   **Reuse the case builders** in :mod:`~vae_course.grading.checks` for properties every
+   sampling or estimating task shares, so the module holds only its references and its
+   catalogue of known mistakes:
+
+   * hand tensors to the learner with ``copy_input(inputs["x"])``: an in-place edit of
+     the copy is then reported (``execute_case`` compares it after the call);
+   * a ``generator`` argument: ``generator_runs(call, seed)`` in ``run`` (same seed twice,
+     after moving the global RNG, and a different seed), ``generator_problem`` in
+     ``compare`` (ignored, global or reseeded generators);
+   * draws that must be independent across dimensions or examples:
+     ``independence_problem(case, noise)`` (|corr| within 6/√n);
+   * draws that must be N(0, 1): ``normal_tail_problem(case, eps)`` (tail mass beyond 1,
+     2.2 and 3 within 6 standard errors: clamped, truncated, uniform or mis-scaled noise);
+   * counting what a function draws: wrap the model in ``RecordingModel(model,
+     {"log_likelihood": "z"})``, return ``draw_counts(...)`` from ``run`` and judge with
+     ``draw_count_problem`` (K·B distinct codes, not K shared or K − 1);
+   * gradients: compare them with the reference's (not only ``requires_grad``), as
+     ``ex04.VAELoss`` does, so a detached term is caught.
+
+   Test every check: it passes the reference and other right answers for several seeds,
+   and fails each plausible wrong answer with the expected hint. Add the wrong answers to
+   ``scripts/mutation_check.py`` (a strict test), and have someone who has not read the
+   check write a held-out batch (``scripts/mutants_heldout.py``): close every survivor.
 
 2. **Solution notebook** ``solutions/ex02_elbo.ipynb`` (the single source; author it with
    nbformat from a throwaway script, then edit it in Jupyter if you like):
