@@ -135,3 +135,28 @@ def test_diagrams_draw_their_labelled_nodes():
     left, right = ([t.get_text() for t in ax.texts] for ax in fig.axes)
     assert "z ~ N(μ, σ²)" in left and "ε ~ N(0, 1)" not in left
     assert "z = μ + σ·ε" in right and "ε ~ N(0, 1)" in right
+
+
+def test_plot_latent_map_shows_codes_prior_circles_and_the_decoded_grid():
+    from matplotlib.patches import Circle
+
+    from vae_course.models import MLPVAE
+    from vae_course.plot import latent_grid, plot_latent_map
+
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=2, hidden_dims=(16,))
+    x = torch.rand(12, 1, 28, 28)
+    fig, mu = plot_latent_map(model, x, torch.arange(12) % 10, title="β = 1", n=5, span=2.0)
+    ax1, ax2 = fig.axes[:2]
+    assert mu.shape == (12, 2)
+    torch.testing.assert_close(mu, model.encode(x)[0].detach())
+    assert sorted(p.get_radius() for p in ax1.patches if isinstance(p, Circle)) == [1, 2]
+    img = ax2.images[0].get_array()
+    assert img.shape == (5 * 28, 5 * 28)
+    with torch.no_grad():  # top-left tile is the decoded grid point (−2, +2), drawn as 1 − p
+        top_left = torch.sigmoid(model.decode(latent_grid(5, 2.0)[:1]))[0, 0].numpy()
+    np.testing.assert_allclose(img[:28, :28], 1 - top_left, atol=1e-6)
+    assert "decoded grid over $[-2, 2]^2$" in ax2.get_title()
+    fig.clf()
+    with pytest.raises(ValueError, match="2-D latent"):
+        plot_latent_map(MLPVAE(latent_dim=3, hidden_dims=(16,)), x)

@@ -15,6 +15,7 @@ __all__ = [
     "plot_loss_curves",
     "plot_latent_scatter",
     "latent_grid",
+    "plot_latent_map",
     "plot_mi_matrix",
     "plot_rate_distortion",
     "plot_vae_architecture",
@@ -135,6 +136,39 @@ def latent_grid(n: int = 15, span: float = 3.0) -> torch.Tensor:
     lin = torch.linspace(-span, span, n)
     z2, z1 = torch.meshgrid(lin.flip(0), lin, indexing="ij")
     return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+
+
+def plot_latent_map(model, x, labels=None, title="", n: int = 15, span: float = 3.0):
+    """A 2-D latent space seen from both sides; returns (Figure, posterior means (N, 2)).
+
+    Left: the posterior means of ``x`` (N, C, H, W) coloured by ``labels``, with the
+    prior's 1σ and 2σ circles. Right: ``model.decode`` over an n×n grid on [−span, span]²
+    (sigmoid of the logits), on the same axes, so a digit's place on the left shows what
+    the decoder draws there. ``model`` needs ``encode`` → (mu, logvar) with d = 2 and
+    ``decode`` → logits of square single-channel images; it runs on the model's device.
+    """
+    dev = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        mu = model.encode(x.to(dev))[0].cpu()
+        if mu.shape[1] != 2:
+            raise ValueError(f"plot_latent_map needs a 2-D latent space, got d = {mu.shape[1]}")
+        images = torch.sigmoid(model.decode(latent_grid(n, span).to(dev))).cpu()
+    frame = span + 0.2
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.8))
+    plot_latent_scatter(mu, labels, ax=ax1, title=f"{title}: posterior means".lstrip(": "))
+    for r in (1, 2):  # the prior's 1-sigma and 2-sigma circles
+        ax1.add_patch(plt.Circle((0, 0), r, fill=False, ls="--", color="k", lw=0.8))
+    ax1.set(xlim=(-frame, frame), ylim=(-frame, frame), aspect="equal")
+    ax2.imshow(
+        1 - make_grid(images, nrow=n, pad=0), cmap="gray", extent=(-frame, frame, -frame, frame)
+    )
+    ax2.set(
+        xlabel="$z_1$",
+        ylabel="$z_2$",
+        title=f"{title}: decoded grid over $[-{span:g}, {span:g}]^2$".lstrip(": "),
+    )
+    return fig, mu
 
 
 # ----------------------------------------------------------------------------- chapter 05
