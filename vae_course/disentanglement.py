@@ -53,8 +53,10 @@ def discretize(codes, num_bins: int = 20) -> torch.Tensor:
     """Bin each column of ``codes`` (N, d) into ``num_bins`` equal-width bins over its range.
 
     Returns int64 (N, d) with values in ``[0, num_bins)``; the column's maximum lands in the
-    last bin, a constant column entirely in bin 0 (as ``np.digitize`` with
-    ``np.histogram`` edges does in ``disentanglement_lib``).
+    last bin, as with ``np.digitize`` on ``np.histogram`` edges in ``disentanglement_lib``
+    (whose labels run from 1, not 0: the same partition). A constant column goes entirely
+    to bin 0 (``np.histogram`` would put it in a middle bin; one bin either way, so its
+    mutual information with anything is 0).
     """
     if num_bins < 2:
         raise ValueError(f"num_bins must be at least 2, got {num_bins}")

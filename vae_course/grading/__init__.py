@@ -120,7 +120,7 @@ How to add an exercise set (e.g. ex02_elbo)
    exercise (zero, "not attempted") automatically.
 """
 
-from . import ex01, ex02, ex03, ex04  # noqa: F401  (importing a set's module registers its checks)
+from . import ex01, ex02, ex03, ex04, ex05  # noqa: F401  (importing a set's module registers its checks)
 from .checks import (
     NOT_ATTEMPTED,
     Case,
