@@ -403,16 +403,21 @@ class VAELoss(Check):
                 "beta": beta,
             }
 
+        extreme = batch(8, 2.0)  # confident logits (sigmoid rounds to 1 in float32) and wide logvar
+        extreme["x_logits"] = extreme["x_logits"] * 20
+        extreme["logvar"] = torch.linspace(-9.0, 7.0, 8 * 8).reshape(8, 8)
         return [
             Case("batch of 32, beta=1", batch(32, 1.0)),
             Case("beta=4", batch(16, 4.0)),
             Case("beta=0", batch(16, 0.0)),
             Case("beta=0.5, batch of 1", batch(1, 0.5)),
+            Case("logits up to ±100 and logvar from −9 to 7, beta=2", extreme),
         ]
 
     def run(self, fn, inputs):
-        t = {
-            k: inputs[k].clone().requires_grad_(k != "x") for k in ("x", "x_logits", "mu", "logvar")
+        t = {  # copies: an in-place edit (even under no_grad) is caught after the call
+            k: copy_input(inputs[k]).requires_grad_(k != "x")
+            for k in ("x", "x_logits", "mu", "logvar")
         }
         loss = fn(t["x"], t["x_logits"], t["mu"], t["logvar"], beta=inputs["beta"])
         out = {"loss": loss}
