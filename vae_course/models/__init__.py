@@ -1,13 +1,14 @@
 """The course's models, one module per family, all with the same interface.
 
-==============  =====================================================================
-module          what it holds
-==============  =====================================================================
-``base``        :func:`reparameterize`, :class:`VAEBase` (forward, loss, sample, reconstruct)
-``mlp``         :class:`MLPVAE`: the guide's 784-512-256-20 VAE (``hidden_dims=(400,)``:
-                the classic 784-400-20)
-``conv``        :class:`ConvVAE`: two stride-2 convolutions each way
-==============  =====================================================================
+================  =====================================================================
+module            what it holds
+================  =====================================================================
+``base``          :func:`reparameterize`, :class:`VAEBase` (forward, loss, sample, reconstruct)
+``mlp``           :class:`MLPVAE`: the guide's 784-512-256-20 VAE (``hidden_dims=(400,)``:
+                  the classic 784-400-20)
+``conv``          :class:`ConvVAE`: two stride-2 convolutions each way
+``conditional``   :class:`ConditionalVAE`: q(z|x, y) and p(x|z, y) with a one-hot label
+================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
 Bernoulli logits ``(B, C, H, W)``; ``loss(x, **kw)`` returns named terms with ``loss``
@@ -22,15 +23,29 @@ from __future__ import annotations
 from torch import nn
 
 from .base import VAEBase, reparameterize
+from .conditional import ConditionalVAE, one_hot_labels
 from .conv import ConvVAE
 from .mlp import MLPVAE
 
-__all__ = ["reparameterize", "VAEBase", "MLPVAE", "ConvVAE", "build_model", "MODELS"]
+__all__ = [
+    "reparameterize",
+    "VAEBase",
+    "MLPVAE",
+    "ConvVAE",
+    "ConditionalVAE",
+    "one_hot_labels",
+    "build_model",
+    "MODELS",
+]
 
 # Backwards-compatible alias of the base class's old private name.
 _VAEBase = VAEBase
 
-MODELS: dict[str, type[nn.Module]] = {"MLPVAE": MLPVAE, "ConvVAE": ConvVAE}
+MODELS: dict[str, type[nn.Module]] = {
+    "MLPVAE": MLPVAE,
+    "ConvVAE": ConvVAE,
+    "ConditionalVAE": ConditionalVAE,
+}
 
 
 def build_model(name: str, **config) -> nn.Module:

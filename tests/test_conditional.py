@@ -1,0 +1,108 @@
+"""ConditionalVAE: shapes, the label on both sides, the conditional ELBO against its parts,
+clear errors for bad labels, training through fit, checkpoints, sampling and style transfer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vae_course.losses import bernoulli_log_likelihood, gaussian_kl
+from vae_course.models import ConditionalVAE, build_model, one_hot_labels
+from vae_course.train import fit, load_checkpoint, save_checkpoint
+
+
+def _data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, 1, 28, 28, generator=g) < 0.3).float()
+    y = torch.randint(0, 10, (n,), generator=g)
+    return x, y
+
+
+def test_shapes_and_named_terms():
+    model = ConditionalVAE(latent_dim=4, hidden_dims=(32,))
+    x, y = _data(8)
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == logvar.shape == (8, 4)
+    assert model.decode(mu, y).shape == (8, 1, 28, 28)
+    terms = model.loss(x, labels=y)
+    assert terms["loss"].dim() == 0 and terms["kl"].shape == terms["reconstruction"].shape == (8,)
+    torch.testing.assert_close(terms["elbo"], terms["reconstruction"] - terms["kl"])
+    assert model.sample(5, labels=3).shape == (5, 1, 28, 28)
+    assert model.sample(3, labels=torch.tensor([0, 1, 2])).shape == (3, 1, 28, 28)
+
+
+def test_loss_is_the_conditional_elbo_of_its_parts():
+    model = ConditionalVAE(latent_dim=3, hidden_dims=(16,))
+    x, y = _data(6, seed=1)
+    torch.manual_seed(5)
+    terms = model.loss(x, labels=y)
+    torch.manual_seed(5)
+    mu, logvar = model.encode(x, y)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    rec = bernoulli_log_likelihood(x, model.decode(z, y))
+    kl = gaussian_kl(mu, logvar)
+    torch.testing.assert_close(terms["reconstruction"], rec)
+    torch.testing.assert_close(terms["kl"], kl)
+    torch.testing.assert_close(terms["loss"], (kl - rec).mean())
+
+
+def test_the_label_reaches_both_networks():
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=3, hidden_dims=(16,))
+    x, _ = _data(4)
+    z = torch.randn(4, 3)
+    assert not torch.allclose(model.decode(z, 0), model.decode(z, 7))
+    assert not torch.allclose(model.encode(x, 0)[0], model.encode(x, 7)[0])
+    # one-hot concatenation: the first layer's input is 784 pixels + 10 classes
+    assert model.encoder[0][0].in_features == 784 + 10
+    assert model.decoder[0].in_features == 3 + 10
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (None, "needs labels"),
+        (torch.tensor([0, 1, 2]), "4 images but 3 labels"),
+        (torch.tensor([0, 1, 2, 10]), r"\[0, 10\)"),
+        (torch.tensor([0, -1, 2, 3]), r"\[0, 10\)"),
+        (torch.tensor([0.0, 1.0, 2.0, 3.0]), "integers"),
+        (torch.zeros(4, 1, dtype=torch.long), r"shape \(B,\)"),
+    ],
+    ids=["missing", "count", "too-large", "negative", "float", "2-D"],
+)
+def test_bad_labels_get_a_clear_error(labels, message):
+    model = ConditionalVAE(latent_dim=2, hidden_dims=(8,))
+    x, _ = _data(4)
+    with pytest.raises(ValueError, match=message):
+        model.loss(x, labels=labels)
+
+
+def test_one_hot_labels():
+    torch.testing.assert_close(
+        one_hot_labels(torch.tensor([2, 0]), 3), torch.tensor([[0.0, 0, 1], [1, 0, 0]])
+    )
+    assert one_hot_labels(4, 5, batch=2).argmax(1).tolist() == [4, 4]
+
+
+def test_fit_trains_it_with_labels_and_the_checkpoint_round_trips(tmp_path):
+    x, y = _data(256, seed=2)
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=4, hidden_dims=(64,))
+    hist = fit(model, (x, y), epochs=4, batch_size=32, progress=False, device="cpu")
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    path = tmp_path / "cvae.pt"
+    save_checkpoint(path, model)
+    ck = load_checkpoint(path)
+    again = build_model(ck["model_name"], **ck["config"])
+    load_checkpoint(path, again)
+    assert isinstance(again, ConditionalVAE) and again.config == model.config
+    torch.testing.assert_close(again.reconstruct(x[:5], y[:5]), model.reconstruct(x[:5], y[:5]))
+
+
+def test_transfer_keeps_z_and_changes_the_label():
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=3, hidden_dims=(16,))
+    x, y = _data(5)
+    torch.testing.assert_close(model.transfer(x, y, y), model.reconstruct(x, y))
+    mu, _ = model.encode(x, y)
+    torch.testing.assert_close(model.transfer(x, y, 4), torch.sigmoid(model.decode(mu, 4)))
