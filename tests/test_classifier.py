@@ -46,3 +46,40 @@ def test_bad_input_is_refused_with_what_was_expected():
     with pytest.raises(ValueError, match="3 images need 3 labels"):
         accuracy(model, torch.rand(3, 1, 28, 28), torch.tensor([1, 2]))
     assert model(torch.rand(2, 784)).shape == (2, 10)
+
+
+def test_linear_probe_reads_a_class_that_is_in_the_codes_and_not_one_that_is_not():
+    from vae_course.classifier import linear_probe_accuracy
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (2000,), generator=g)
+    centres = torch.randn(10, 4, generator=g) * 3
+    codes = centres[y] + torch.randn(2000, 4, generator=g)
+    noise = torch.randn(2000, 4, generator=g)
+    assert linear_probe_accuracy(codes[:1500], y[:1500], codes[1500:], y[1500:]) > 0.8
+    assert linear_probe_accuracy(noise[:1500], y[:1500], noise[1500:], y[1500:]) < 0.2
+
+
+def test_conditional_sample_accuracy_counts_per_class():
+    from vae_course.classifier import conditional_sample_accuracy
+
+    class Perfect(torch.nn.Module):  # a "classifier" reading the class off a marked pixel
+        def forward(self, x):
+            return x[:, 0, 0, :10] * 10
+
+    class Stamp(torch.nn.Module):  # a "model" that writes its label into pixel (0, c)
+        n_classes = 10
+
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def sample(self, n, labels):
+            x = torch.zeros(n, 1, 28, 28)
+            x[torch.arange(n), 0, 0, labels] = 1.0
+            x[labels == 3, 0, 0, :] = 0.0  # class 3 comes out as class 0
+            x[labels == 3, 0, 0, 0] = 1.0
+            return x
+
+    acc = conditional_sample_accuracy(Stamp(), Perfect(), n_per_class=5)
+    assert acc.tolist() == [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]

@@ -106,3 +106,17 @@ def test_transfer_keeps_z_and_changes_the_label():
     torch.testing.assert_close(model.transfer(x, y, y), model.reconstruct(x, y))
     mu, _ = model.encode(x, y)
     torch.testing.assert_close(model.transfer(x, y, 4), torch.sigmoid(model.decode(mu, 4)))
+
+
+def test_analogy_grid_rows_are_the_digit_then_its_z_in_every_class():
+    from vae_course.models import analogy_grid
+
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=3, hidden_dims=(16,))
+    x, y = _data(2)
+    grid = analogy_grid(model, x, y)
+    assert grid.shape == (2 * 11, 1, 28, 28)
+    torch.testing.assert_close(grid[0], x[0])
+    torch.testing.assert_close(grid[11], x[1])
+    torch.testing.assert_close(grid[1 + 7], model.transfer(x[:1], y[:1], 7)[0])
+    torch.testing.assert_close(grid[11 + 1 + 3], model.transfer(x[1:2], y[1:2], 3)[0])

@@ -17,7 +17,14 @@ from torch import nn
 
 from .inference import model_device
 
-__all__ = ["DigitClassifier", "train_digit_classifier", "predict", "accuracy"]
+__all__ = [
+    "DigitClassifier",
+    "train_digit_classifier",
+    "predict",
+    "accuracy",
+    "linear_probe_accuracy",
+    "conditional_sample_accuracy",
+]
 
 
 class DigitClassifier(nn.Module):
@@ -109,3 +116,58 @@ def accuracy(model: DigitClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of images ``x`` whose predicted class equals ``y`` (N,), in [0, 1]."""
     _check_pair(x, y)
     return float((predict(model, x) == y.cpu()).double().mean())
+
+
+def linear_probe_accuracy(
+    train_codes: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_codes: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    steps: int = 300,
+    seed: int = 0,
+) -> float:
+    """How well a linear classifier reads the class from codes: test accuracy in [0, 1].
+
+    Multinomial logistic regression (softmax of a linear map) on ``train_codes`` (N, d) with
+    ``train_labels`` (N,), fitted by L-BFGS for ``steps`` iterations on standardised codes,
+    scored on ``test_codes`` (M, d). Chapter 06 uses it to measure how much class
+    information a latent code still holds (chance is 1 / n_classes).
+    """
+    _check_pair(train_codes, train_labels)
+    _check_pair(test_codes, test_labels)
+    torch.manual_seed(seed)
+    x, xt = train_codes.detach().cpu().double(), test_codes.detach().cpu().double()
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
+    x, xt = (x - mean) / std, (xt - mean) / std
+    y = train_labels.cpu().long()
+    n_classes = int(max(int(y.max()), int(test_labels.max()))) + 1
+    w = torch.zeros(x.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(x @ w + b, y) + 1e-4 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(((xt @ w + b).argmax(1) == test_labels.cpu()).double().mean())
+
+
+def conditional_sample_accuracy(
+    model, classifier: DigitClassifier, n_per_class: int = 100, seed: int = 0
+) -> torch.Tensor:
+    """Per-class accuracy (n_classes,) of a classifier on a conditional model's samples.
+
+    Draws ``n_per_class`` samples of each class with ``model.sample(n, labels)`` (z from
+    the prior, seeded) and returns, for each class c, the fraction the classifier calls c.
+    """
+    torch.manual_seed(seed)
+    n_classes = model.n_classes
+    labels = torch.arange(n_classes).repeat_interleave(n_per_class)
+    pred = predict(classifier, model.sample(len(labels), labels.to(model_device(model))).cpu())
+    hits = (pred == labels).double()
+    return hits.reshape(n_classes, n_per_class).mean(dim=1)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from torch import nn
 
 from .base import VAEBase, reparameterize
-from .conditional import ConditionalVAE, one_hot_labels
+from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
 from .conv import ConvVAE
 from .mlp import MLPVAE
 
@@ -34,6 +34,7 @@ __all__ = [
     "ConvVAE",
     "ConditionalVAE",
     "one_hot_labels",
+    "analogy_grid",
     "build_model",
     "MODELS",
 ]

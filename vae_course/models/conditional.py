@@ -24,7 +24,7 @@ from ..losses import elbo
 from .base import VAEBase, reparameterize
 from .mlp import _mlp
 
-__all__ = ["ConditionalVAE", "one_hot_labels"]
+__all__ = ["ConditionalVAE", "one_hot_labels", "analogy_grid"]
 
 
 def one_hot_labels(labels, n_classes: int, batch: int | None = None, device=None) -> torch.Tensor:
@@ -156,3 +156,23 @@ class ConditionalVAE(VAEBase):
         """
         mu, _ = self.encode(x, labels)
         return torch.sigmoid(self.decode(mu, new_labels))
+
+
+@torch.no_grad()
+def analogy_grid(model: ConditionalVAE, x: torch.Tensor, labels) -> torch.Tensor:
+    """One handwriting in every class: for each digit, itself, then z decoded with each label.
+
+    x (B, C, H, W) with its own ``labels`` (B,). Returns (B · (1 + n_classes), C, H, W)
+    images in [0, 1], row-major: row i is x[i] followed by ``transfer`` of x[i] to class
+    0, 1, …, n_classes − 1 (show it with ``show_images(..., nrow=1 + n_classes)``).
+    """
+    x = model._check_input(x)
+    dev = model._device()
+    x = x.to(dev)
+    mu, _ = model.encode(x, labels)
+    rows = []
+    for i in range(x.shape[0]):
+        z = mu[i : i + 1].expand(model.n_classes, -1)
+        decoded = torch.sigmoid(model.decode(z, torch.arange(model.n_classes, device=dev)))
+        rows.append(torch.cat([x[i : i + 1], decoded]))
+    return torch.cat(rows)
