@@ -133,10 +133,14 @@ def _script(name):
 # led to an extreme-value case and copy_input in the loss check.
 HELDOUT = _script("mutants_heldout")
 HELDOUT_EX05 = _script("mutants_heldout_ex05")
+# ex06's held-out batch (30): 28 killed first; the survivors (a thresholded original in the
+# analogy grid, a grid moved to the CPU) led to a grey-level case and "on the device of x".
+HELDOUT_EX06 = _script("mutants_heldout_ex06")
 MUTANTS = (
     _script("mutation_check").MUTANTS
     + [m[:2] for m in HELDOUT.MUTANTS]
     + [m[:2] for m in HELDOUT_EX05.MUTANTS]
+    + [m[:2] for m in HELDOUT_EX06.MUTANTS]
 )
 
 
@@ -147,7 +151,7 @@ def test_every_mutant_loses_its_points(task, fn):
         assert not res.passed and res.points == 0, f"{fn.__name__} passed with seed {seed}"
 
 
-SOLUTIONS = {**HELDOUT.SOLUTIONS, **HELDOUT_EX05.SOLUTIONS}
+SOLUTIONS = {**HELDOUT.SOLUTIONS, **HELDOUT_EX05.SOLUTIONS, **HELDOUT_EX06.SOLUTIONS}
 
 
 @pytest.mark.parametrize("task", sorted(SOLUTIONS))

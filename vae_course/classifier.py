@@ -84,8 +84,15 @@ def train_digit_classifier(
     ``device`` (default: CPU).
     """
     _check_pair(x, y)
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError("expected images with values in [0, 1] (divide uint8 pixels by 255)")
     device = torch.device(device) if device is not None else torch.device("cpu")
-    torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # seeded, and the caller's random state is kept
+        torch.manual_seed(seed)
+        return _train(x, y, epochs, batch_size, lr, seed, device)
+
+
+def _train(x, y, epochs, batch_size, lr, seed, device) -> DigitClassifier:
     model = DigitClassifier(max(10, int(y.max()) + 1)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -125,18 +132,29 @@ def linear_probe_accuracy(
     test_labels: torch.Tensor,
     *,
     steps: int = 300,
-    seed: int = 0,
 ) -> float:
     """How well a linear classifier reads the class from codes: test accuracy in [0, 1].
 
     Multinomial logistic regression (softmax of a linear map) on ``train_codes`` (N, d) with
     ``train_labels`` (N,), fitted by L-BFGS for ``steps`` iterations on standardised codes,
-    scored on ``test_codes`` (M, d). Chapter 06 uses it to measure how much class
-    information a latent code still holds (chance is 1 / n_classes).
+    scored on ``test_codes`` (M, d). Deterministic (L-BFGS from zero weights). Chapter 06
+    uses it to measure how much class a *linear* read-out finds in a code: a lower bound on
+    the class information there, and not zero for a code of pure style, since style (width,
+    slant) differs between classes too. Chance is 1 / n_classes.
     """
     _check_pair(train_codes, train_labels)
     _check_pair(test_codes, test_labels)
-    torch.manual_seed(seed)
+    if (
+        train_codes.dim() != 2
+        or test_codes.dim() != 2
+        or train_codes.shape[1] != test_codes.shape[1]
+    ):
+        raise ValueError(
+            f"codes must be (N, d) with the same d for train and test, got "
+            f"{tuple(train_codes.shape)} and {tuple(test_codes.shape)}"
+        )
+    if int(train_labels.min()) < 0 or int(test_labels.min()) < 0:
+        raise ValueError("labels must be integers >= 0")
     x, xt = train_codes.detach().cpu().double(), test_codes.detach().cpu().double()
     mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
     x, xt = (x - mean) / std, (xt - mean) / std
@@ -165,9 +183,15 @@ def conditional_sample_accuracy(
     Draws ``n_per_class`` samples of each class with ``model.sample(n, labels)`` (z from
     the prior, seeded) and returns, for each class c, the fraction the classifier calls c.
     """
-    torch.manual_seed(seed)
-    n_classes = model.n_classes
+    n_classes = getattr(model, "n_classes", None)
+    if n_classes is None:
+        raise ValueError("expected a conditional model with n_classes and sample(n, labels)")
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
     labels = torch.arange(n_classes).repeat_interleave(n_per_class)
-    pred = predict(classifier, model.sample(len(labels), labels.to(model_device(model))).cpu())
+    with torch.random.fork_rng(devices=[]):  # seeded samples; the caller's state is kept
+        torch.manual_seed(seed)
+        images = model.sample(len(labels), labels.to(model_device(model))).cpu()
+    pred = predict(classifier, images)
     hits = (pred == labels).double()
     return hits.reshape(n_classes, n_per_class).mean(dim=1)

@@ -39,17 +39,24 @@ def eval_mode(model) -> Iterator[None]:
 
 @torch.no_grad()
 def encode_means(
-    model, x: torch.Tensor, batch_size: int = 500
+    model, x: torch.Tensor, batch_size: int = 500, labels: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Parameters of q(z|x) for all of ``x``, encoded in batches on the model's device.
+    """Parameters of q(z|x) (or q(z|x, y)) for all of ``x``, encoded in batches on the model's device.
 
-    x: (N, C, H, W) in [0, 1]. Returns ``(mu, logvar)``, each (N, D), float32 on the CPU.
+    x: (N, C, H, W) in [0, 1]; ``labels`` (N,) for a conditional model, passed to
+    ``model.encode(x, labels)``. Returns ``(mu, logvar)``, each (N, D), float32 on the CPU.
     """
+    if labels is not None and len(labels) != len(x):
+        raise ValueError(f"{len(x)} images but {len(labels)} labels: one label per image")
     device = model_device(model)
     mus, logvars = [], []
     with eval_mode(model):
         for start in range(0, x.shape[0], batch_size):
-            mu, logvar = model.encode(x[start : start + batch_size].to(device))
+            xb = x[start : start + batch_size].to(device)
+            if labels is None:
+                mu, logvar = model.encode(xb)
+            else:
+                mu, logvar = model.encode(xb, labels[start : start + batch_size].to(device))
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
     return torch.cat(mus), torch.cat(logvars)

@@ -50,7 +50,8 @@ def one_hot_labels(labels, n_classes: int, batch: int | None = None, device=None
         raise ValueError(f"labels must have shape (B,), got {tuple(labels.shape)}")
     if batch is not None and labels.shape[0] != batch:
         raise ValueError(f"{batch} images but {labels.shape[0]} labels: one label per image")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+    has_values = labels.numel() and labels.device.type != "meta"  # meta tensors hold no data
+    if has_values and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
         raise ValueError(
             f"labels must lie in [0, {n_classes}), got values from {int(labels.min())} "
             f"to {int(labels.max())}"
