@@ -24,6 +24,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from vae_course.grading.mutants import report
 from vae_course.losses import bernoulli_log_likelihood, gaussian_kl
 
 SEEDS = (11, 12)
@@ -375,48 +376,8 @@ MUTANTS = [
 
 
 # ==================================================================================== main
-def _results(task, fn):
-    import vae_course.grading  # noqa: F401  (registers the checks, ex06 included)
-    from vae_course.grading import run_check
-
-    return [run_check(task, fn, seed=s) for s in SEEDS]
-
-
-def sanity() -> int:
-    bad = []
-    for task, fn in SOLUTIONS.items():
-        results = _results(task, fn)
-        ok = all(r.passed for r in results)
-        msg = next((r.message for r in results if not r.passed), "")
-        print(f"{'ok    ' if ok else 'FAILED'} {task:36s} {msg[:150]}", flush=True)
-        if not ok:
-            bad.append(task)
-    print(f"{len(SOLUTIONS) - len(bad)} of {len(SOLUTIONS)} solutions pass")
-    if bad:
-        print("failing solutions:", ", ".join(bad))
-    return 1 if bad else 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--sanity" in argv:
-        return sanity()
-    survivors = []
-    killed = 0
-    for task, fn in MUTANTS:
-        results = _results(task, fn)
-        dead = all(not r.passed for r in results)
-        killed += dead
-        msg = next((r.message for r in results if not r.passed), "")
-        print(
-            f"{'killed  ' if dead else 'SURVIVED'} {task:24s} {fn.__name__:28s} {msg[:150]}",
-            flush=True,
-        )
-        if not dead:
-            survivors.append(f"{task}:{fn.__name__}")
-    print(f"{killed} of {len(MUTANTS)} killed")
-    print("survivors:", ", ".join(survivors) if survivors else "none")
-    return 0
+    return report(MUTANTS, SOLUTIONS, SEEDS, argv)
 
 
 if __name__ == "__main__":

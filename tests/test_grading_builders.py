@@ -158,3 +158,18 @@ SOLUTIONS = {**HELDOUT.SOLUTIONS, **HELDOUT_EX05.SOLUTIONS, **HELDOUT_EX06.SOLUT
 def test_the_heldout_batchs_own_solutions_pass(task):
     # its harness is sound: the correct answers it was written beside get full marks
     assert run_check(task, SOLUTIONS[task], seed=11).passed
+
+
+def test_mutant_report_fails_when_a_mutant_survives_or_a_solution_fails(capsys):
+    from vae_course.grading.mutants import report
+
+    right = HELDOUT.SOLUTIONS["ex01.log_mean_exp"]
+
+    def wrong(a, dim=0):
+        return torch.logsumexp(a, dim=dim)  # missing −log K
+
+    assert report([("ex01.log_mean_exp", wrong)], seeds=(1,), argv=[]) == 0
+    assert report([("ex01.log_mean_exp", right)], seeds=(1,), argv=[]) == 1
+    assert "survivors: ex01.log_mean_exp:" in capsys.readouterr().out
+    assert report([], {"ex01.log_mean_exp": wrong}, seeds=(1,), argv=["--sanity"]) == 1
+    assert report([], {"ex01.log_mean_exp": right}, seeds=(1,), argv=["--sanity"]) == 0
