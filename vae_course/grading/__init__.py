@@ -32,6 +32,7 @@ Layout
 ``ex01`` … ``ex06``  the checks of exercise sets ex01–ex06 (one module per exercise set)
 ``build``   notebook format: markers, nbgrader metadata, ``vae-course build-exercises``
 ``runner``  ``vae-course grade``: one sandboxed child process per submission
+``mutants`` the harness that measures checks with plausible wrong answers (mutants)
 ``_child``  the child's entry point (runs the learner's cells and functions, nothing else)
 
 How to add an exercise set (e.g. ex02_elbo)
