@@ -83,3 +83,27 @@ def test_conditional_sample_accuracy_counts_per_class():
 
     acc = conditional_sample_accuracy(Stamp(), Perfect(), n_per_class=5)
     assert acc.tolist() == [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_transfer_accuracy_counts_only_the_other_classes():
+    from vae_course.classifier import transfer_accuracy
+
+    class Perfect(torch.nn.Module):  # reads the class off pixel (0, c)
+        def forward(self, x):
+            return x[:, 0, 0, :10] * 10
+
+    class Stamp(torch.nn.Module):  # "transfers" by writing the new label, except to class 3
+        n_classes = 10
+
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def transfer(self, x, y, c):
+            out = torch.zeros(len(x), 1, 28, 28)
+            out[:, 0, 0, 0 if c == 3 else c] = 1.0
+            return out
+
+    x, y = torch.zeros(4, 1, 28, 28), torch.tensor([0, 3, 5, 9])
+    # 4 digits × 9 other classes = 36 transfers; class 3 fails for the 3 digits that are not 3s
+    assert transfer_accuracy(Stamp(), Perfect(), x, y) == pytest.approx(33 / 36)

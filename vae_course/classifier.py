@@ -24,6 +24,7 @@ __all__ = [
     "accuracy",
     "linear_probe_accuracy",
     "conditional_sample_accuracy",
+    "transfer_accuracy",
 ]
 
 
@@ -195,3 +196,25 @@ def conditional_sample_accuracy(
     pred = predict(classifier, images)
     hits = (pred == labels).double()
     return hits.reshape(n_classes, n_per_class).mean(dim=1)
+
+
+@torch.no_grad()
+def transfer_accuracy(model, classifier: DigitClassifier, x: torch.Tensor, labels) -> float:
+    """How often style transfer obeys the new label, in [0, 1].
+
+    Each digit of ``x`` (N, C, H, W) with its ``labels`` (N,) is moved to every *other*
+    class with ``model.transfer`` (its z kept, the label changed); returns the fraction of
+    those N·(n_classes − 1) images the classifier reads as the new class.
+    """
+    labels = torch.as_tensor(labels)
+    _check_pair(x, labels)
+    n_classes = getattr(model, "n_classes", None)
+    if n_classes is None:
+        raise ValueError("expected a conditional model with n_classes and transfer(x, y, y_new)")
+    dev = model_device(model)
+    x, y = x.to(dev), labels.to(dev)
+    hits = []
+    for c in range(n_classes):
+        pred = predict(classifier, model.transfer(x, y, c).cpu())
+        hits.append((pred == c)[labels.cpu() != c])
+    return float(torch.cat(hits).double().mean())
