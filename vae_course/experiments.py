@@ -31,7 +31,9 @@ class BetaRun:
     """One trained model of a β sweep and its measurements (nats per example).
 
     ``rate`` = mean KL(q(z|x) ‖ p(z)); ``distortion`` = −mean E_q[log p(x|z)] (one z per
-    x); ``kl_per_dim`` (d,); ``active`` = dimensions with mean KL above 0.01 nats;
+    x); ``kl_per_dim`` (d,); ``active`` = active units as notebook 04 counts them (Burda et al.
+    2016: ``mu_var`` (d,), the posterior mean's variance over the data, above 0.01, as
+    ``metrics.active_units``);
     ``mi`` (d, K) mutual information of each posterior-mean code with each factor, nats;
     ``mig_per_factor`` (K,); ``mig`` their mean; ``seconds`` of training.
     """
@@ -44,6 +46,7 @@ class BetaRun:
     distortion: float = 0.0
     kl_per_dim: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
     active: int = 0
+    mu_var: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
     mi: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
     mig_per_factor: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
     mig: float = 0.0
@@ -68,7 +71,8 @@ def summarise_run(run: BetaRun, x: torch.Tensor, factors: torch.Tensor, num_bins
     run.rate, run.distortion = terms["kl"], -terms["reconstruction"]
     mu, logvar = encode_means(run.model, x)
     run.kl_per_dim = gaussian_kl_per_dim(mu, logvar).mean(dim=0)
-    run.active = int((run.kl_per_dim > 0.01).sum())
+    run.mu_var = mu.var(dim=0)
+    run.active = int((run.mu_var > 0.01).sum())  # = metrics.active_units on the same x
     run.mi = mutual_information_matrix(mu, factors, num_bins)
     run.mig_per_factor = mig_per_factor(mu, factors, num_bins)
     run.mig = float(torch.nanmean(run.mig_per_factor))
