@@ -262,7 +262,9 @@ def elbo(
 
 # ----------------------------------------------------------------------------- IWAE
 @torch.no_grad()
-def iwae_bound(model, x: torch.Tensor, k: int = 50, chunk: int = 50) -> torch.Tensor:
+def iwae_bound(
+    model, x: torch.Tensor, k: int = 50, chunk: int = 50, labels: torch.Tensor | None = None
+) -> torch.Tensor:
     """Importance-weighted bound log p(x) ≥ IWAE_k (Burda et al. 2016), per example.
 
     ``IWAE_k = E[ log (1/k) Σ_i p(x, z_i) / q(z_i|x) ]``, z_i ~ q(z|x).
@@ -271,18 +273,28 @@ def iwae_bound(model, x: torch.Tensor, k: int = 50, chunk: int = 50) -> torch.Te
     Args:
         model: has ``encode(x) -> (mu, logvar)`` and ``decode(z) -> logits`` (Bernoulli).
         x: (B, ...) data in [0, 1]. k: samples per example. chunk: samples decoded at once.
+        labels: (B,) class labels for a conditional model (``encode(x, labels)``,
+            ``decode(z, labels)``); the bound is then on log p(x | y), not log p(x).
     Returns (B,) nats per example (one stochastic estimate; seed for repeatability).
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
-    mu, logvar = model.encode(x)
+    if labels is None:
+        mu, logvar = model.encode(x)
+    else:
+        if len(labels) != x.shape[0]:
+            raise ValueError(f"{x.shape[0]} images but {len(labels)} labels: one label per image")
+        mu, logvar = model.encode(x, labels)
     std = torch.exp(0.5 * logvar)
     log_w = []
     for start in range(0, k, chunk):
         n = min(chunk, k - start)
         eps = torch.randn((n, *mu.shape), dtype=mu.dtype, device=mu.device)
         z = mu + std * eps  # (n, B, D)
-        logits = model.decode(z.reshape(n * mu.shape[0], -1))
+        if labels is None:
+            logits = model.decode(z.reshape(n * mu.shape[0], -1))
+        else:  # sample i of example b sits at row i·B + b: labels repeat per sample
+            logits = model.decode(z.reshape(n * mu.shape[0], -1), labels.repeat(n))
         xr = x.reshape(1, x.shape[0], -1).expand(n, -1, -1).reshape(n * x.shape[0], -1)
         log_px_z = bernoulli_log_likelihood(xr, logits.reshape(xr.shape)).reshape(n, -1)
         log_pz = log_standard_normal(z).sum(-1)

@@ -34,29 +34,56 @@ __all__ = [
 
 
 @torch.no_grad()
-def iwae_log_likelihood(model, x: torch.Tensor, k: int = 100, batch_size: int = 100) -> float:
+def _check_labels(x: torch.Tensor, labels) -> torch.Tensor | None:
+    if labels is None:
+        return None
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or labels.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"expected one label per image, labels of shape ({x.shape[0]},); "
+            f"got {tuple(labels.shape)}"
+        )
+    return labels
+
+
+@torch.no_grad()
+def iwae_log_likelihood(
+    model, x: torch.Tensor, k: int = 100, batch_size: int = 100, labels=None
+) -> float:
     """Importance-weighted estimate of the mean log p(x) over ``x`` (Burda et al. 2016).
 
     Averages :func:`vae_course.losses.iwae_bound` with ``k`` samples per example; a lower
-    bound that tightens with ``k``. Returns nats per example (a negative number).
+    bound that tightens with ``k``. With ``labels`` (N,) for a conditional model it
+    estimates log p(x | y) instead. Returns nats per example (a negative number).
     """
+    labels = _check_labels(x, labels)
     device = model_device(model)
     total = 0.0
     with eval_mode(model):
         for start in range(0, x.shape[0], batch_size):
-            total += float(iwae_bound(model, x[start : start + batch_size].to(device), k=k).sum())
+            xb = x[start : start + batch_size].to(device)
+            yb = None if labels is None else labels[start : start + batch_size].to(device)
+            total += float(iwae_bound(model, xb, k=k, labels=yb).sum())
     return total / x.shape[0]
 
 
 @torch.no_grad()
-def elbo_estimate(model, x: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
-    """Mean ELBO, reconstruction and KL over ``x`` (one z sample each), nats per example."""
+def elbo_estimate(model, x: torch.Tensor, batch_size: int = 500, labels=None) -> dict[str, float]:
+    """Mean ELBO, reconstruction and KL over ``x`` (one z sample each), nats per example.
+
+    With ``labels`` (N,) for a conditional model: the conditional ELBO, a bound on
+    log p(x | y).
+    """
+    labels = _check_labels(x, labels)
     device = model_device(model)
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
     with eval_mode(model):
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size].to(device)
-            out = model(xb)
+            if labels is None:
+                out = model(xb)
+            else:
+                out = model(xb, labels[start : start + batch_size].to(device))
             terms = elbo(xb, out["x_logits"], out["mu"], out["logvar"])
             for key in sums:
                 sums[key] += float(terms[key].sum())
