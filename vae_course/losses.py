@@ -95,6 +95,26 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return gaussian_kl_per_dim(mu, logvar).sum(dim=1)
 
 
+def gaussian_kl_between(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """KL(N(mu_q, exp(logvar_q)) ‖ N(mu_p, exp(logvar_p))) for each dimension, in closed form.
+
+    ``0.5 * (logvar_p − logvar_q + (σ_q² + (mu_q − mu_p)²) / σ_p² − 1)``. All four (..., D)
+    of one shape. Returns (..., D), nats. With mu_p = 0, logvar_p = 0 it is
+    :func:`gaussian_kl_per_dim`. Used for a learned prior, e.g. p(z₁|z₂) in a hierarchy.
+    """
+    _check_pair("mu_q", mu_q, "logvar_q", logvar_q)
+    _check_pair("mu_p", mu_p, "logvar_p", logvar_p)
+    _check_pair("mu_q", mu_q, "mu_p", mu_p)
+    return 0.5 * (
+        logvar_p
+        - logvar_q
+        + (torch.exp(logvar_q) + (mu_q - mu_p) ** 2) * torch.exp(-logvar_p)
+        - 1.0
+    )
+
+
 # ----------------------------------------------------------------------------- likelihoods
 def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """log p(x|z) for a Bernoulli decoder given its *logits*, summed over pixels.
@@ -279,6 +299,11 @@ def iwae_bound(
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
+    if hasattr(model, "log_importance_weights"):  # e.g. a hierarchy: the model knows its log w
+        if labels is not None:
+            raise ValueError(f"{type(model).__name__} takes no labels")
+        log_w = [model.log_importance_weights(x, min(chunk, k - s)) for s in range(0, k, chunk)]
+        return log_mean_exp(torch.cat(log_w, dim=0), dim=0)
     if labels is None:
         mu, logvar = model.encode(x)
     else:

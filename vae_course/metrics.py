@@ -27,6 +27,7 @@ __all__ = [
     "encode_means",
     "nats_to_bits_per_dim",
     "aggregate_posterior_stats",
+    "level_statistics",
     "mig",
     "mig_per_factor",
     "mutual_information_matrix",
@@ -80,11 +81,14 @@ def elbo_estimate(model, x: torch.Tensor, batch_size: int = 500, labels=None) ->
     with eval_mode(model):
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size].to(device)
-            if labels is None:
+            if hasattr(model, "log_importance_weights"):  # a hierarchy: its own named terms
+                terms = model.loss(xb)
+            elif labels is None:
                 out = model(xb)
+                terms = elbo(xb, out["x_logits"], out["mu"], out["logvar"])
             else:
                 out = model(xb, labels[start : start + batch_size].to(device))
-            terms = elbo(xb, out["x_logits"], out["mu"], out["logvar"])
+                terms = elbo(xb, out["x_logits"], out["mu"], out["logvar"])
             for key in sums:
                 sums[key] += float(terms[key].sum())
     return {key: v / x.shape[0] for key, v in sums.items()}
@@ -139,3 +143,38 @@ def aggregate_posterior_stats(
         "var": z.var(0).float(),
         "mean_sigma2": logvar.exp().mean(0).float(),
     }
+
+
+@torch.no_grad()
+def level_statistics(model, x: torch.Tensor, batch_size: int = 500, threshold: float = 0.01):
+    """What each level of a hierarchical VAE carries, on images ``x`` (N, C, H, W).
+
+    Returns a dict: ``kl_z1``, ``kl_z2`` (floats, nats per example; level 1's KL is given
+    one sample of z₂ per example), ``kl_per_dim_z1`` (d1,), ``kl_per_dim_z2`` (d2,) (means
+    over x, nats), ``mu_var_z1``, ``mu_var_z2`` (the variance over x of each posterior mean,
+    z₂ at its mean) and ``active_z1``, ``active_z2``: the dimensions whose posterior mean
+    varies by more than ``threshold`` (Burda et al.'s active units, per level).
+    """
+    if not hasattr(model, "encode_levels"):
+        raise ValueError(f"{type(model).__name__} has one level; use active_units instead")
+    device = model_device(model)
+    sums: dict[str, torch.Tensor] = {}
+    mus: dict[str, list[torch.Tensor]] = {"z1": [], "z2": []}
+    with eval_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size].to(device)
+            terms = model.loss(xb)
+            n = xb.shape[0]
+            for key in ("kl_z1", "kl_z2"):
+                sums[key] = sums.get(key, 0.0) + terms[key].sum().cpu()
+            for key in ("kl_per_dim_z1", "kl_per_dim_z2"):
+                sums[key] = sums.get(key, 0.0) + terms[key].cpu() * n
+            for level, (mu, _) in model.encode_levels(xb).items():
+                mus[level].append(mu.float().cpu())
+    out: dict = {key: v / x.shape[0] for key, v in sums.items()}
+    out["kl_z1"], out["kl_z2"] = float(out["kl_z1"]), float(out["kl_z2"])
+    for level in ("z1", "z2"):
+        var = torch.cat(mus[level]).var(dim=0)
+        out[f"mu_var_{level}"] = var
+        out[f"active_{level}"] = int((var > threshold).sum())
+    return out

@@ -8,6 +8,7 @@ module            what it holds
                   the classic 784-400-20)
 ``conv``          :class:`ConvVAE`: two stride-2 convolutions each way
 ``conditional``   :class:`ConditionalVAE`: q(z|x, y) and p(x|z, y) with a one-hot label
+``hierarchical``  :class:`HierarchicalVAE`: z₂ → z₁ → x, top-down (Ladder VAE) inference
 ================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
@@ -25,6 +26,7 @@ from torch import nn
 from .base import VAEBase, reparameterize
 from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
 from .conv import ConvVAE
+from .hierarchical import HierarchicalVAE, precision_weighted_merge
 from .mlp import MLPVAE
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "MLPVAE",
     "ConvVAE",
     "ConditionalVAE",
+    "HierarchicalVAE",
+    "precision_weighted_merge",
     "one_hot_labels",
     "analogy_grid",
     "build_model",
@@ -46,6 +50,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "MLPVAE": MLPVAE,
     "ConvVAE": ConvVAE,
     "ConditionalVAE": ConditionalVAE,
+    "HierarchicalVAE": HierarchicalVAE,
 }
 
 
