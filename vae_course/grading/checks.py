@@ -139,6 +139,12 @@ class Check:
                 ": create new tensors on the device of the inputs or model "
                 "(torch.randn_like(mu), or device=mu.device / next(model.parameters()).device)"
             )
+        elif "meta tensor" in error:
+            hint = (
+                ": the inputs were on another device (meta, a stand-in for a GPU) and the code "
+                "moved data to the CPU; keep the result on the input's device (no .cpu(), "
+                ".numpy() or .item())"
+            )
         elif "NotImplementedError" in error:
             hint = ": this part is not implemented yet"
         return f"{case.name}: raised {error}{hint}"
@@ -273,7 +279,10 @@ def execute_case(check_obj: Check, fn: Callable, case: Case) -> dict[str, Any]:
             with _bound_references(fn, check_obj.references()):
                 raw = check_obj.run(fn, case.inputs)
         except NotImplementedError as exc:
-            return {"error": _error_text(exc), "not_implemented": True}
+            # torch raises NotImplementedError when a function copies a meta tensor (the
+            # checks' stand-in for a GPU) to the CPU: an attempt, not a stub
+            meta = "meta tensor" in str(exc)
+            return {"error": _error_text(exc), "not_implemented": not meta}
         except Exception as exc:
             return {"error": _error_text(exc), "not_implemented": False}
     edited = _edited_copy()
