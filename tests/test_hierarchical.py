@@ -204,3 +204,22 @@ def test_bad_codes_get_a_clear_error():
         model.decode(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"expected z2 of shape \(B, 2\)"):
         model.prior_z1(torch.zeros(2, 4))
+
+
+def test_level_grid_rows_share_z2_and_column_0_is_the_prior_mean():
+    from vae_course.experiments import level_grid
+
+    model = _model(7).eval()
+    state = torch.get_rng_state()
+    grid = level_grid(model, n_rows=3, n_cols=4, seed=5)
+    assert torch.equal(state, torch.get_rng_state())  # its own generator
+    assert grid.shape == (12, 1, 28, 28) and 0 <= float(grid.min()) <= float(grid.max()) <= 1
+    assert torch.equal(grid, level_grid(model, n_rows=3, n_cols=4, seed=5))
+    g = torch.Generator().manual_seed(5)
+    z2 = torch.randn(3, 2, generator=g)
+    mu, _ = model.prior_z1(z2)
+    with torch.no_grad():
+        torch.testing.assert_close(grid[::4], torch.sigmoid(model.decode(mu)))
+    assert not torch.equal(grid[1], grid[2])  # z1 varies along a row
+    with pytest.raises(ValueError, match="n_cols >= 2"):
+        level_grid(model, n_rows=2, n_cols=1)

@@ -136,3 +136,24 @@ def traversal_grid(
     values = traversal_values(steps, sigma)
     rows = [decode_images(model, traversal_codes(mu, d, values)) for d in dims]
     return np.stack(rows).astype(np.float32)
+
+
+@torch.no_grad()
+def level_grid(model, n_rows: int = 6, n_cols: int = 8, seed: int = 0) -> torch.Tensor:
+    """What each level of a two-level VAE draws: rows share z₂, columns vary z₁ given it.
+
+    Row r draws z₂ ~ N(0, I); column 0 decodes z₁ = the mean of p(z₁|z₂), columns 1, 2, …
+    decode z₁ ~ p(z₁|z₂). Seeded with its own generator (the caller's RNG is left alone).
+    Returns (n_rows · n_cols, C, H, W) probabilities on the CPU, row-major (show it with
+    ``show_images(..., nrow=n_cols)``).
+    """
+    if n_rows < 1 or n_cols < 2:
+        raise ValueError(f"need n_rows >= 1 and n_cols >= 2, got {n_rows} and {n_cols}")
+    g = torch.Generator().manual_seed(seed)
+    d1, d2 = model.latent_dims
+    device = next(model.parameters()).device
+    z2 = torch.randn(n_rows, d2, generator=g).to(device)
+    mu, logvar = model.prior_z1(z2)  # (n_rows, d1)
+    eps = torch.randn(n_rows, n_cols - 1, d1, generator=g).to(device)
+    z1 = torch.cat([mu[:, None], mu[:, None] + torch.exp(0.5 * logvar)[:, None] * eps], dim=1)
+    return torch.sigmoid(model.decode(z1.reshape(-1, d1))).cpu()
