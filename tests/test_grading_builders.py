@@ -136,11 +136,15 @@ HELDOUT_EX05 = _script("mutants_heldout_ex05")
 # ex06's held-out batch (30): 28 killed first; the survivors (a thresholded original in the
 # analogy grid, a grid moved to the CPU) led to a grey-level case and "on the device of x".
 HELDOUT_EX06 = _script("mutants_heldout_ex06")
+# ex07's held-out batch (37): 36 killed first; the survivor (the merge under torch.no_grad())
+# led to a case whose inputs need gradients.
+HELDOUT_EX07 = _script("mutants_heldout_ex07")
 MUTANTS = (
     _script("mutation_check").MUTANTS
     + [m[:2] for m in HELDOUT.MUTANTS]
     + [m[:2] for m in HELDOUT_EX05.MUTANTS]
     + [m[:2] for m in HELDOUT_EX06.MUTANTS]
+    + [m[:2] for m in HELDOUT_EX07.MUTANTS]
 )
 
 
@@ -151,7 +155,12 @@ def test_every_mutant_loses_its_points(task, fn):
         assert not res.passed and res.points == 0, f"{fn.__name__} passed with seed {seed}"
 
 
-SOLUTIONS = {**HELDOUT.SOLUTIONS, **HELDOUT_EX05.SOLUTIONS, **HELDOUT_EX06.SOLUTIONS}
+SOLUTIONS = {
+    **HELDOUT.SOLUTIONS,
+    **HELDOUT_EX05.SOLUTIONS,
+    **HELDOUT_EX06.SOLUTIONS,
+    **HELDOUT_EX07.SOLUTIONS,
+}
 
 
 @pytest.mark.parametrize("task", sorted(SOLUTIONS))

@@ -52,6 +52,21 @@ def _gaussians(g, shape, dtype=torch.float64, spread=1.0):
 
 
 # ============================================================================ the merge
+def _merge_grad(res, args) -> torch.Tensor | None:
+    """Gradient of Σ mu + Σ 0.5·logvar w.r.t. the four inputs, concatenated (None if cut)."""
+    mu, logvar = res
+    if not (isinstance(mu, torch.Tensor) and isinstance(logvar, torch.Tensor)):
+        return None
+    if not (mu.requires_grad and logvar.requires_grad):
+        return None
+    grads = torch.autograd.grad(
+        mu.sum() + 0.5 * logvar.sum(), args, allow_unused=True, retain_graph=True
+    )
+    if any(g is None for g in grads):
+        return None
+    return torch.cat([g.reshape(-1) for g in grads]).detach()
+
+
 class MergeGaussians(Check):
     id = "ex07.merge_gaussians"
     function = "merge_gaussians"
@@ -68,21 +83,37 @@ class MergeGaussians(Check):
             Case("two equal Gaussians", equal),
             Case("a very certain first Gaussian (σ² = e⁻⁶)", sure),
             Case("float32 inputs", _gaussians(g, (4, 2), dtype=torch.float32)),
+            Case(
+                "inputs that need gradients (the model trains through the merge)",
+                {**_gaussians(g, (3, 2)), "grad": True},
+            ),
         ]
 
+    _KEYS = ("mu_a", "logvar_a", "mu_b", "logvar_b")
+
     def run(self, fn, inputs):
-        res = fn(*(copy_input(inputs[k]) for k in ("mu_a", "logvar_a", "mu_b", "logvar_b")))
+        args = [copy_input(inputs[k]) for k in self._KEYS]
+        if inputs.get("grad"):
+            args = [a.requires_grad_(True) for a in args]
+        res = fn(*args)
         if isinstance(res, (tuple, list)) and len(res) == 2:
-            return {"mu": res[0], "logvar": res[1]}
+            out = {"mu": res[0], "logvar": res[1]}
+            if inputs.get("grad"):
+                out["grad"] = _merge_grad(res, args)
+            return out
         return {"mu": res, "single": True}
 
     def reference(self, case):
-        i = {k: v.double() for k, v in case.inputs.items()}
-        mu, logvar = ref_merge(i["mu_a"], i["logvar_a"], i["mu_b"], i["logvar_b"])
-        return {"mu": mu, "logvar": logvar}
+        args = [case.inputs[k].double().clone().requires_grad_(True) for k in self._KEYS]
+        mu, logvar = ref_merge(*args)
+        return {
+            "mu": mu.detach(),
+            "logvar": logvar.detach(),
+            "grad": _merge_grad((mu, logvar), args),
+        }
 
     def compare(self, case, out, expected):
-        i = {k: v.double() for k, v in case.inputs.items()}
+        i = {k: v.double() for k, v in case.inputs.items() if isinstance(v, torch.Tensor)}
         if out.get("single", {}).get("value"):
             return f"{case.name}: expected a pair (mu, logvar): return both"
         shape = tuple(case.inputs["mu_a"].shape)
@@ -95,6 +126,14 @@ class MergeGaussians(Check):
         ok_mu = close(mu, expected["mu"], rtol=1e-4, atol=1e-5)
         ok_lv = close(logvar, expected["logvar"], rtol=1e-4, atol=1e-5)
         if ok_mu and ok_lv:
+            if case.inputs.get("grad"):
+                g = _values(out, "grad")
+                if g is None or not close(g.double(), expected["grad"], rtol=1e-4, atol=1e-6):
+                    return (
+                        f"{case.name}: the values are right but no gradient flows back to the "
+                        "inputs (no torch.no_grad(), .detach() or .item() inside: the model "
+                        "learns through the merge)"
+                    )
             return None
         va, vb = torch.exp(i["logvar_a"]), torch.exp(i["logvar_b"])
         want_var = torch.exp(expected["logvar"])
@@ -184,11 +223,11 @@ class LevelKL(Check):
         }
 
     def reference(self, case):
-        i = {k: v.double() for k, v in case.inputs.items()}
+        i = {k: v.double() for k, v in case.inputs.items() if isinstance(v, torch.Tensor)}
         return ref_kl_between(i["mu_q"], i["logvar_q"], i["mu_p"], i["logvar_p"]).sum(1)
 
     def compare(self, case, out, expected):
-        i = {k: v.double() for k, v in case.inputs.items()}
+        i = {k: v.double() for k, v in case.inputs.items() if isinstance(v, torch.Tensor)}
         b, d = i["mu_q"].shape
         o = out.get("kl", {})
         problem = tensor_problem(case, out, "kl", shape=(b,))
@@ -344,23 +383,22 @@ register(AncestralSample())
 
 # ============================================================================ predict, then run
 class PredictTopLevel(ChoiceCheck):
-    """Predict-then-run: where the KL goes in a two-level VAE trained without help."""
+    """Predict-then-run: how many top-level dimensions a two-level VAE uses without help."""
 
     id = "ex07.predict_top_level"
     function = "prediction_top_level"
     choices = (
-        "the top level z2 carries most of the KL",
-        "both levels carry about the same KL",
-        "the bottom level z1 carries most of the KL",
+        "most of its 8 dimensions carry information",
+        "about half of them",
+        "only a few of them, or none",
     )
-    answer = "the bottom level z1 carries most of the KL"
+    answer = "only a few of them, or none"
     hints = {
-        "the top level z2 carries most of the KL": "the decoder reads z1 alone, so whatever z2 "
-        "could tell it, z1 can tell it directly; early in training the KL pulls q(z2|x) onto "
-        "its prior before z2 becomes useful (Sønderby et al. 2016). Compare kl_z1 and kl_z2 below",
-        "both levels carry about the same KL": "the decoder reads z1 alone, and z2 helps only "
-        "through the prior p(z1|z2); without help the top level carries far less. Compare kl_z1 "
-        "and kl_z2 below",
+        "most of its 8 dimensions carry information": "the decoder reads z1 alone, so whatever "
+        "z2 could tell it, z1 can tell it directly; early in training the KL pulls q(z2|x) onto "
+        "its prior before z2 becomes useful (Sønderby et al. 2016). Count the dimensions below",
+        "about half of them": "fewer: the decoder reads z1 alone, and the KL switches off a top "
+        "dimension unless it pays for itself; count the dimensions below",
     }
 
 
