@@ -147,6 +147,7 @@ def test_every_family_shares_the_interface(cls):
 
 def test_unknown_model_name_lists_the_known_ones():
     with pytest.raises(
-        ValueError, match=r"unknown model 'Nope'; known: \['ConditionalVAE', 'ConvVAE', 'HierarchicalVAE', 'MLPVAE'"
+        ValueError,
+        match=r"unknown model 'Nope'; known: \['ConditionalVAE', 'ConvVAE', 'HierarchicalVAE', 'MLPVAE'",
     ):
         build_model("Nope")
