@@ -9,6 +9,8 @@ module            what it holds
 ``conv``          :class:`ConvVAE`: two stride-2 convolutions each way
 ``conditional``   :class:`ConditionalVAE`: q(z|x, y) and p(x|z, y) with a one-hot label
 ``hierarchical``  :class:`HierarchicalVAE`: z₂ → z₁ → x, top-down (Ladder VAE) inference
+``vq``            :class:`VectorQuantizer`: nearest-code lookup, straight-through gradient,
+                  codebook/commitment losses, EMA codebook, dead-code restarts, perplexity
 ================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
@@ -28,6 +30,7 @@ from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
 from .conv import ConvVAE
 from .hierarchical import HierarchicalVAE, precision_weighted_merge
 from .mlp import MLPVAE
+from .vq import VectorQuantizer
 
 __all__ = [
     "reparameterize",
@@ -37,6 +40,7 @@ __all__ = [
     "ConditionalVAE",
     "HierarchicalVAE",
     "precision_weighted_merge",
+    "VectorQuantizer",
     "one_hot_labels",
     "analogy_grid",
     "build_model",

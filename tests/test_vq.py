@@ -1,0 +1,121 @@
+"""VectorQuantizer: nearest-code lookup, straight-through gradient, its two losses, the EMA
+codebook update against its closed form, perplexity, dead-code restarts, shapes and errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vae_course.models.vq import VectorQuantizer
+
+
+def _vq(**kw):
+    torch.manual_seed(0)
+    return VectorQuantizer(num_codes=5, code_dim=3, **kw)
+
+
+def test_outputs_are_the_nearest_codebook_rows():
+    vq = _vq()
+    z = torch.randn(40, 3, generator=torch.Generator().manual_seed(1)) * 0.3
+    out = vq(z)
+    want = torch.cdist(z, vq.codebook.detach()).argmin(1)  # brute force, Euclidean
+    assert torch.equal(out["indices"], want)
+    torch.testing.assert_close(out["z_q"], vq.codebook.detach()[want])
+
+
+def test_feature_maps_keep_their_shape():
+    vq = _vq()
+    z = torch.randn(2, 3, 4, 5)  # (B, D, H, W)
+    out = vq(z)
+    assert out["z_q"].shape == (2, 3, 4, 5) and out["indices"].shape == (2, 4, 5)
+    flat = z.permute(0, 2, 3, 1).reshape(-1, 3)
+    assert torch.equal(out["indices"].reshape(-1), vq(flat)["indices"])
+    torch.testing.assert_close(
+        out["z_q"][1, :, 2, 3], vq.codebook.detach()[out["indices"][1, 2, 3]]
+    )
+
+
+def test_straight_through_gradient_equals_the_upstream_gradient():
+    vq = _vq()
+    z = torch.randn(10, 3, requires_grad=True)
+    upstream = torch.randn(10, 3)
+    (vq(z)["z_q"] * upstream).sum().backward()
+    torch.testing.assert_close(z.grad, upstream)
+
+
+def test_codebook_loss_moves_codes_and_commitment_moves_the_encoder():
+    vq = _vq()
+    z = torch.randn(12, 3, requires_grad=True)
+    out = vq(z)
+    e = vq.codebook.detach()[out["indices"]]
+    mse = ((z.detach() - e) ** 2).mean()
+    torch.testing.assert_close(out["codebook_loss"], mse)
+    torch.testing.assert_close(out["commitment_loss"], 0.25 * mse)
+    g_code = torch.autograd.grad(out["codebook_loss"], [z, vq.codebook], allow_unused=True)
+    assert g_code[0] is None and g_code[1].abs().sum() > 0
+    g_commit = torch.autograd.grad(out["commitment_loss"], [z, vq.codebook], allow_unused=True)
+    assert g_commit[1] is None or g_commit[1].abs().sum() == 0
+    torch.testing.assert_close(g_commit[0], 0.25 * 2 * (z.detach() - e) / z.numel())
+
+
+def test_ema_update_equals_its_closed_form():
+    vq = VectorQuantizer(num_codes=3, code_dim=2, ema=True, decay=0.9, eps=1e-5)
+    with torch.no_grad():
+        vq.codebook.copy_(torch.tensor([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]]))
+        vq.ema_sum.copy_(vq.codebook)
+    z = torch.tensor([[0.1, 0.0], [0.0, -0.1], [0.9, 1.2]])  # codes 0, 0, 1; code 2 unused
+    out = vq(z)
+    assert out["indices"].tolist() == [0, 0, 1]
+    count = 0.9 * torch.ones(3) + 0.1 * torch.tensor([2.0, 1.0, 0.0])
+    sums = 0.9 * torch.tensor([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]]) + 0.1 * torch.tensor(
+        [[0.1, -0.1], [0.9, 1.2], [0.0, 0.0]]
+    )
+    n = count.sum()
+    smoothed = (count + 1e-5) / (n + 3 * 1e-5) * n
+    torch.testing.assert_close(vq.ema_count, count)
+    torch.testing.assert_close(vq.ema_sum, sums)
+    torch.testing.assert_close(vq.codebook.detach(), sums / smoothed[:, None])
+    assert float(out["codebook_loss"]) == 0.0 and not vq.codebook.requires_grad
+    vq.eval()
+    before = vq.codebook.detach().clone()
+    vq(z)
+    assert torch.equal(before, vq.codebook.detach())  # no update outside training
+
+
+def test_perplexity_is_k_for_uniform_usage_and_1_for_one_code():
+    vq = _vq()
+    codes = vq.codebook.detach()
+    out = vq(codes.repeat(4, 1))  # every code used equally
+    assert float(out["perplexity"]) == pytest.approx(5.0, rel=1e-5)
+    assert float(out["used_fraction"]) == 1.0
+    out = vq(codes[2:3].repeat(7, 1))
+    assert float(out["perplexity"]) == pytest.approx(1.0, abs=1e-6)
+    assert float(out["used_fraction"]) == pytest.approx(0.2)
+    two = vq(torch.cat([codes[0:1].repeat(3, 1), codes[1:2].repeat(1, 1)]))
+    p = torch.tensor([0.75, 0.25])
+    assert float(two["perplexity"]) == pytest.approx(math.exp(float(-(p * p.log()).sum())))
+
+
+def test_a_restart_revives_a_dead_code():
+    vq = _vq(restart_threshold=0.05)
+    with torch.no_grad():
+        vq.codebook[4] = torch.tensor([50.0, 50.0, 50.0])  # far away: never chosen
+        vq.usage[4] = 0.01  # its usage has fallen below the threshold
+    z = torch.randn(16, 3) * 0.2
+    torch.manual_seed(3)
+    out = vq(z)
+    assert int(out["restarted"]) >= 1
+    revived = vq.codebook.detach()[4]
+    assert any(torch.equal(revived, row) for row in z)  # now one of the batch's outputs
+    assert float(vq.usage[4]) == pytest.approx(1 / 5)
+    assert 4 in vq(z)["indices"].tolist() or vq(revived[None])["indices"].item() == 4
+
+
+def test_bad_input_gets_a_clear_error():
+    vq = _vq()
+    with pytest.raises(ValueError, match=r"expected encoder outputs \(N, 3\) or \(B, 3, H, W\)"):
+        vq(torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="decay must be in"):
+        VectorQuantizer(decay=1.0)
