@@ -119,3 +119,70 @@ def test_bad_input_gets_a_clear_error():
         vq(torch.zeros(4, 5))
     with pytest.raises(ValueError, match="decay must be in"):
         VectorQuantizer(decay=1.0)
+
+
+# ------------------------------------------------------------------------- the VQ-VAE
+def _vqvae(**kw):
+    from vae_course.models import VQVAE
+
+    torch.manual_seed(0)
+    return VQVAE(num_codes=8, code_dim=4, channels=(8, 16), **kw)
+
+
+def _digits(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, 1, 28, 28, generator=g) < 0.3).float()
+
+
+def test_vqvae_shapes_terms_and_rate():
+    model = _vqvae()
+    x = _digits(6)
+    out = model(x)
+    assert out["z_e"].shape == (6, 4, 7, 7) and out["indices"].shape == (6, 7, 7)
+    assert out["x_logits"].shape == (6, 1, 28, 28)
+    terms = model.loss(x)
+    assert terms["reconstruction"].shape == (6,) and terms["loss"].dim() == 0
+    want = -terms["reconstruction"].mean() + terms["codebook_loss"] + terms["commitment_loss"]
+    torch.testing.assert_close(terms["loss"], want)
+    assert model.bits_per_image == pytest.approx(49 * 3)  # 7·7 cells, log2 8 = 3 bits
+
+
+def test_indices_round_trip_is_the_reconstruction():
+    model = _vqvae().eval()
+    x = _digits(5, seed=1)
+    idx = model.encode_indices(x)
+    assert idx.dtype == torch.long and idx.shape == (5, 7, 7)
+    assert torch.equal(idx, model(x)["indices"])
+    rec = model.decode_indices(idx)
+    torch.testing.assert_close(rec, torch.sigmoid(model(x)["x_logits"]))
+    torch.testing.assert_close(model.reconstruct(x), rec)
+    with pytest.raises(ValueError, match=r"expected index grids \(B, 7, 7\)"):
+        model.decode_indices(idx[:, :3])
+    with pytest.raises(ValueError, match=r"int64 codes in \[0, 8\)"):
+        model.decode_indices(idx + 8)
+
+
+def test_fit_trains_a_vqvae_and_the_checkpoint_round_trips(tmp_path):
+    from vae_course.models import build_model
+    from vae_course.train import fit, load_checkpoint, save_checkpoint
+
+    model = _vqvae(ema=True, restart_threshold=0.01)
+    x = _digits(128, seed=2)
+    hist = fit(model, x, epochs=3, batch_size=32, progress=False, device="cpu")
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    path = tmp_path / "vq.pt"
+    save_checkpoint(path, model)
+    ck = load_checkpoint(path)
+    again = build_model(ck["model_name"], **ck["config"])
+    load_checkpoint(path, again)
+    model.eval(), again.eval()
+    torch.testing.assert_close(again.reconstruct(x[:4]), model.reconstruct(x[:4]))
+
+
+def test_vqvae_rejects_bad_images():
+    from vae_course.models import VQVAE
+
+    with pytest.raises(ValueError, match="divisible by 4"):
+        VQVAE(image_shape=(1, 30, 30))
+    with pytest.raises(ValueError, match=r"expected images \(B, 1, 28, 28\)"):
+        _vqvae()(torch.zeros(2, 1, 32, 32))

@@ -10,7 +10,8 @@ module            what it holds
 ``conditional``   :class:`ConditionalVAE`: q(z|x, y) and p(x|z, y) with a one-hot label
 ``hierarchical``  :class:`HierarchicalVAE`: z₂ → z₁ → x, top-down (Ladder VAE) inference
 ``vq``            :class:`VectorQuantizer`: nearest-code lookup, straight-through gradient,
-                  codebook/commitment losses, EMA codebook, dead-code restarts, perplexity
+                  codebook/commitment losses, EMA codebook, dead-code restarts, perplexity;
+                  :class:`VQVAE`: conv encoder → a grid of code indices → conv decoder
 ================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
@@ -30,7 +31,7 @@ from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
 from .conv import ConvVAE
 from .hierarchical import HierarchicalVAE, precision_weighted_merge
 from .mlp import MLPVAE
-from .vq import VectorQuantizer
+from .vq import VQVAE, VectorQuantizer
 
 __all__ = [
     "reparameterize",
@@ -41,6 +42,7 @@ __all__ = [
     "HierarchicalVAE",
     "precision_weighted_merge",
     "VectorQuantizer",
+    "VQVAE",
     "one_hot_labels",
     "analogy_grid",
     "build_model",
@@ -55,6 +57,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "ConvVAE": ConvVAE,
     "ConditionalVAE": ConditionalVAE,
     "HierarchicalVAE": HierarchicalVAE,
+    "VQVAE": VQVAE,
 }
 
 

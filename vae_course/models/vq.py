@@ -17,11 +17,15 @@ fraction of codes used.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["VectorQuantizer"]
+from ..losses import bernoulli_log_likelihood
+
+__all__ = ["VectorQuantizer", "VQVAE"]
 
 
 class VectorQuantizer(nn.Module):
@@ -143,3 +147,135 @@ class VectorQuantizer(nn.Module):
             "used_fraction": (probs > 0).float().mean(),
             "restarted": torch.tensor(restarted),
         }
+
+
+class VQVAE(nn.Module):
+    """A convolutional VQ-VAE: images → a grid of code indices → images.
+
+    Encoder: conv 4×4/2 (C→c1), conv 4×4/2 (c1→c2), conv 1×1 (c2→code_dim): a
+    (code_dim, H/4, W/4) feature map (7×7 on MNIST), quantized cell by cell by a
+    :class:`VectorQuantizer`. Decoder: conv 1×1 (code_dim→c2), two transposed convs back to
+    Bernoulli logits (B, C, H, W). One image costs ``H/4 · W/4 · log₂ K`` bits of indices.
+
+    ``loss(x)`` returns ``loss`` (scalar: −mean reconstruction + the quantizer's losses),
+    ``reconstruction`` (B,) log p(x|z_q) in nats, and the quantizer's ``codebook_loss``,
+    ``commitment_loss``, ``perplexity`` and ``used_fraction``, so :func:`vae_course.train.fit`
+    trains it like every course model.
+    """
+
+    def __init__(
+        self,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        channels: tuple[int, int] | list[int] = (32, 64),
+        image_shape: tuple[int, int, int] | list[int] = (1, 28, 28),
+        beta: float = 0.25,
+        ema: bool = False,
+        decay: float = 0.99,
+        restart_threshold: float | None = None,
+    ):
+        super().__init__()
+        c, h, w = (int(s) for s in image_shape)
+        if h % 4 or w % 4:
+            raise ValueError(f"VQVAE needs H and W divisible by 4, got image_shape {image_shape}")
+        c1, c2 = (int(ch) for ch in channels)
+        self.image_shape = (c, h, w)
+        self.grid_shape = (h // 4, w // 4)
+        self.config = {
+            "num_codes": int(num_codes),
+            "code_dim": int(code_dim),
+            "channels": [c1, c2],
+            "image_shape": [c, h, w],
+            "beta": float(beta),
+            "ema": bool(ema),
+            "decay": float(decay),
+            "restart_threshold": restart_threshold,
+        }
+        self.encoder = nn.Sequential(
+            nn.Conv2d(c, c1, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(c2, code_dim, 1),
+        )
+        self.quantizer = VectorQuantizer(
+            num_codes,
+            code_dim,
+            beta=beta,
+            ema=ema,
+            decay=decay,
+            restart_threshold=restart_threshold,
+        )
+        self.decoder = nn.Sequential(
+            nn.Conv2d(code_dim, c2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c2, c1, 4, 2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c1, c, 4, 2, 1),
+        )
+
+    @property
+    def bits_per_image(self) -> float:
+        """The rate of the discrete code: grid cells × log₂ K bits."""
+        return self.grid_shape[0] * self.grid_shape[1] * math.log2(self.quantizer.num_codes)
+
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        c, h, w = self.image_shape
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() != 4:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"expected float images (B, {c}, {h}, {w}) in [0, 1], got {got}")
+        if tuple(x.shape[1:]) != (c, h, w):
+            raise ValueError(f"expected images (B, {c}, {h}, {w}), got {tuple(x.shape)}")
+        return x
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """z_e: the encoder's feature map (B, code_dim, H/4, W/4), before quantization."""
+        return self.encoder(self._check_input(x))
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Bernoulli logits (B, C, H, W) from a (B, code_dim, H/4, W/4) map of codes."""
+        return self.decoder(z_q)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z_e = self.encode(x)
+        q = self.quantizer(z_e)
+        return {"x_logits": self.decode(q["z_q"]), "z_e": z_e, **q}
+
+    def loss(self, x: torch.Tensor, **_: object) -> dict[str, torch.Tensor]:
+        """Named terms: ``loss`` (scalar), ``reconstruction`` (B,) nats, quantizer terms."""
+        out = self(x)
+        rec = bernoulli_log_likelihood(x, out["x_logits"])
+        return {
+            "loss": -rec.mean() + out["loss"],
+            "reconstruction": rec,
+            "codebook_loss": out["codebook_loss"],
+            "commitment_loss": out["commitment_loss"],
+            "perplexity": out["perplexity"],
+            "used_fraction": out["used_fraction"],
+        }
+
+    @torch.no_grad()
+    def encode_indices(self, x: torch.Tensor) -> torch.Tensor:
+        """The code index of every grid cell: (B, H/4, W/4) int64."""
+        z_e = self.encode(x)
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
+        return self.quantizer.nearest(flat).reshape(z_e.shape[0], *z_e.shape[2:])
+
+    @torch.no_grad()
+    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        """Images from grids of code indices (B, H/4, W/4): probabilities (B, C, H, W)."""
+        if indices.dim() != 3 or tuple(indices.shape[1:]) != self.grid_shape:
+            raise ValueError(
+                f"expected index grids (B, {self.grid_shape[0]}, {self.grid_shape[1]}), "
+                f"got {tuple(indices.shape)}"
+            )
+        k = self.quantizer.num_codes
+        if indices.dtype != torch.long or (indices < 0).any() or (indices >= k).any():
+            raise ValueError(f"indices must be int64 codes in [0, {k})")
+        z_q = self.quantizer.lookup(indices).permute(0, 3, 1, 2)
+        return torch.sigmoid(self.decode(z_q))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode, quantize, decode: probabilities (B, C, H, W)."""
+        return self.decode_indices(self.encode_indices(x))
