@@ -28,6 +28,8 @@ __all__ = [
     "nats_to_bits_per_dim",
     "aggregate_posterior_stats",
     "level_statistics",
+    "codebook_usage",
+    "perplexity_of_counts",
     "mig",
     "mig_per_factor",
     "mutual_information_matrix",
@@ -178,3 +180,45 @@ def level_statistics(model, x: torch.Tensor, batch_size: int = 500, threshold: f
         out[f"mu_var_{level}"] = var
         out[f"active_{level}"] = int((var > threshold).sum())
     return out
+
+
+def perplexity_of_counts(counts: torch.Tensor) -> float:
+    """exp(H(p)) of the usage p = counts / Σ counts (H in nats, 0 log 0 = 0).
+
+    K for K codes used equally often, 1 for a single code: the "effective number of codes".
+    ``counts`` (K,) non-negative with a positive sum.
+    """
+    counts = torch.as_tensor(counts, dtype=torch.float64)
+    if counts.dim() != 1 or (counts < 0).any() or counts.sum() <= 0:
+        raise ValueError("expected non-negative counts (K,) with a positive sum")
+    p = counts / counts.sum()
+    nz = p[p > 0]
+    return float(torch.exp(-(nz * nz.log()).sum()))
+
+
+@torch.no_grad()
+def codebook_usage(model, x: torch.Tensor, batch_size: int = 1000) -> dict:
+    """How a VQ-VAE uses its codebook on images ``x`` (N, C, H, W), over all grid cells.
+
+    Returns ``counts`` ((K,) int64: how many cells chose each code), ``perplexity``
+    (exp of the usage's entropy: K if all codes are used equally, 1 for a single code),
+    ``used`` (codes chosen at least once), ``dead`` (K − used) and ``used_fraction``.
+    Unlike the quantizer's per-batch numbers, these pool the whole of ``x``.
+    """
+    if not hasattr(model, "encode_indices"):
+        raise ValueError(f"{type(model).__name__} has no codebook (needs encode_indices)")
+    k = model.quantizer.num_codes
+    counts = torch.zeros(k, dtype=torch.long)
+    device = model_device(model)
+    with eval_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            idx = model.encode_indices(x[start : start + batch_size].to(device)).cpu()
+            counts += torch.bincount(idx.reshape(-1), minlength=k)
+    used = int((counts > 0).sum())
+    return {
+        "counts": counts,
+        "perplexity": perplexity_of_counts(counts),
+        "used": used,
+        "dead": k - used,
+        "used_fraction": used / k,
+    }

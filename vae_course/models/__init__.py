@@ -12,6 +12,8 @@ module            what it holds
 ``vq``            :class:`VectorQuantizer`: nearest-code lookup, straight-through gradient,
                   codebook/commitment losses, EMA codebook, dead-code restarts, perplexity;
                   :class:`VQVAE`: conv encoder → a grid of code indices → conv decoder
+``code_prior``    :class:`CodePrior`: a causal transformer p(k) over a VQVAE's index grids
+                  (log_prob in nats, sample); :func:`train_code_prior`, :func:`code_bits`
 ================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
@@ -27,6 +29,7 @@ from __future__ import annotations
 from torch import nn
 
 from .base import VAEBase, reparameterize
+from .code_prior import CodePrior, code_bits, train_code_prior
 from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
 from .conv import ConvVAE
 from .hierarchical import HierarchicalVAE, precision_weighted_merge
@@ -43,6 +46,9 @@ __all__ = [
     "precision_weighted_merge",
     "VectorQuantizer",
     "VQVAE",
+    "CodePrior",
+    "train_code_prior",
+    "code_bits",
     "one_hot_labels",
     "analogy_grid",
     "build_model",
@@ -58,6 +64,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "ConditionalVAE": ConditionalVAE,
     "HierarchicalVAE": HierarchicalVAE,
     "VQVAE": VQVAE,
+    "CodePrior": CodePrior,
 }
 
 
