@@ -38,7 +38,10 @@ class VectorQuantizer(nn.Module):
         decay: the EMA decay (0.99). eps: Laplace smoothing of the EMA counts.
         restart_threshold: when set, a code whose EMA usage (fraction of the batch's
             vectors, averaged with ``decay``) falls below it is re-initialised, in training,
-            from a random encoder output of the batch. None: no restarts.
+            from a random encoder output of the batch (as in Jukebox, Dhariwal et al. 2020).
+            Usage starts at the threshold and a restarted code's usage is set back to it:
+            the first batch re-initialises every code it leaves (nearly) unused, and a
+            restarted code that wins too few vectors is restarted again. None: no restarts.
 
     ``forward(z_e)`` takes (N, D) vectors or (B, D, H, W) feature maps (D = channels) and
     returns a dict: ``z_q`` (the shape of z_e, straight-through), ``indices`` ((N,) or
@@ -70,7 +73,8 @@ class VectorQuantizer(nn.Module):
         self.codebook = nn.Parameter(weight, requires_grad=not self.ema)
         self.register_buffer("ema_count", torch.ones(self.num_codes))
         self.register_buffer("ema_sum", weight.clone())
-        self.register_buffer("usage", torch.full((self.num_codes,), 1.0 / self.num_codes))
+        start = 1.0 / self.num_codes if restart_threshold is None else float(restart_threshold)
+        self.register_buffer("usage", torch.full((self.num_codes,), start))
 
     # ------------------------------------------------------------------ pieces
     def _flatten(self, z_e: torch.Tensor) -> tuple[torch.Tensor, tuple | None]:
@@ -114,7 +118,7 @@ class VectorQuantizer(nn.Module):
         self.codebook.data[dead] = new
         self.ema_sum[dead] = new
         self.ema_count[dead] = 1.0
-        self.usage[dead] = 1.0 / self.num_codes
+        self.usage[dead] = float(self.restart_threshold)
         return int(dead.numel())
 
     # ------------------------------------------------------------------ forward
