@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vae_course.classifier import DigitClassifier, accuracy, predict, train_digit_classifier
+from vae_course.classifier import (
+    DigitClassifier,
+    accuracy,
+    confidence,
+    predict,
+    train_digit_classifier,
+)
 from vae_course.data import load_mnist
 
 #: The stated accuracy bar on the 1,000 bundled test digits with the default settings
@@ -107,3 +113,18 @@ def test_transfer_accuracy_counts_only_the_other_classes():
     x, y = torch.zeros(4, 1, 28, 28), torch.tensor([0, 3, 5, 9])
     # 4 digits × 9 other classes = 36 transfers; class 3 fails for the 3 digits that are not 3s
     assert transfer_accuracy(Stamp(), Perfect(), x, y) == pytest.approx(33 / 36)
+
+
+def test_confidence_is_the_largest_class_probability(trained):
+    d, model = trained
+    x = d.x_test[:50]
+    c = confidence(model, x, batch_size=16)
+    with torch.no_grad():
+        want = torch.softmax(model(x), 1).max(1).values
+    torch.testing.assert_close(c, want)
+    assert c.shape == (50,) and float(c.min()) >= 0.1 - 1e-6 and float(c.max()) <= 1
+    # real digits score higher on average than uniform noise images
+    noise = torch.rand(50, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert float(c.mean()) > float(confidence(model, noise).mean())
+    with pytest.raises(ValueError, match=r"expected images \(N, 1, 28, 28\)"):
+        confidence(model, torch.zeros(3, 28, 28))

@@ -22,6 +22,7 @@ __all__ = [
     "train_digit_classifier",
     "predict",
     "accuracy",
+    "confidence",
     "linear_probe_accuracy",
     "conditional_sample_accuracy",
     "transfer_accuracy",
@@ -116,6 +117,27 @@ def predict(model: DigitClassifier, x: torch.Tensor, batch_size: int = 1000) -> 
     model.eval()
     dev = model_device(model)
     out = torch.cat([model(xb.to(dev)).argmax(dim=1).cpu() for xb in x.split(batch_size)])
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def confidence(model: DigitClassifier, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The classifier's confidence max_c p(c | x): (N,) floats in [1/10, 1] on the CPU.
+
+    A rough realism score for generated digits (chapter 08): real digits score high, but
+    a classifier is often confident on clutter too, so compare against real digits and
+    against a baseline of known-bad images scored the same way.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"expected images (N, 1, 28, 28) in [0, 1], got {got}")
+    was_training = model.training
+    model.eval()
+    dev = model_device(model)
+    out = torch.cat(
+        [torch.softmax(model(xb.to(dev)), dim=1).amax(dim=1).cpu() for xb in x.split(batch_size)]
+    )
     model.train(was_training)
     return out
 

@@ -20,6 +20,7 @@ __all__ = [
     "plot_rate_distortion",
     "plot_vae_architecture",
     "plot_reparameterization_graph",
+    "plot_code_in_use",
 ]
 
 
@@ -417,5 +418,41 @@ def plot_reparameterization_graph(ax=None):
         "black: forward pass    red: random node    blue dashed: gradient of f flowing back",
         fontsize=9,
         ha="center",
+    )
+    return fig
+
+
+def plot_code_in_use(model, x, grids, code: int, digit: int = 0, cell=(3, 3), n_shown: int = 4):
+    """One VQ-VAE code: where it is used, and what it does when put into one cell.
+
+    x: images (N, 1, H, W) in [0, 1]; grids: their code indices (N, H', W') (from
+    ``model.encode_indices``). Left: the first ``n_shown`` digits using ``code``, its cells
+    tinted and framed. Right: digit ``digit``'s grid decoded before and after setting
+    ``cell`` to ``code`` (the cell framed), and after − before (red: more ink).
+    Returns the Figure.
+    """
+    from .widgets.codebook import cell_edit_images, code_locations, outline_cells
+
+    digits, masks = code_locations(grids, code)
+    row, col = (int(c) for c in cell)
+    before, after, diff = cell_edit_images(model, grids[digit], row, col, code)
+    frame = np.zeros(tuple(grids.shape[1:]), dtype=bool)
+    frame[row, col] = True
+    fig, axes = plt.subplots(1, n_shown + 3, figsize=(2.1 * (n_shown + 3), 2.6))
+    for ax, d, mask in zip(axes[:n_shown], digits, masks, strict=False):  # fewer digits: blank
+        ax.imshow(outline_cells(_np(x[d, 0]), mask, scale=4, width=2, tint=0.3))
+        ax.set_title(f"test digit {d}")
+    old = int(grids[digit][row, col])
+    pictures = ((before, f"code {old} at {cell}"), (after, f"code {code} there"))
+    for ax, (img, title) in zip(axes[n_shown : n_shown + 2], pictures, strict=True):
+        ax.imshow(outline_cells(img, frame, scale=4, width=2))
+        ax.set_title(title)
+    axes[-1].imshow(diff, cmap="RdBu_r", vmin=-1, vmax=1)
+    axes[-1].set_title("after − before")
+    for ax in axes:
+        ax.set_axis_off()
+    fig.suptitle(
+        f"code {code}: used in {int(masks.sum())} cells of {len(digits)} digits (left); "
+        f"put into one cell of digit {digit} (right)"
     )
     return fig
