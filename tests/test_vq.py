@@ -145,6 +145,12 @@ def test_vqvae_shapes_terms_and_rate():
     assert terms["reconstruction"].shape == (6,) and terms["loss"].dim() == 0
     want = -terms["reconstruction"].mean() + terms["codebook_loss"] + terms["commitment_loss"]
     torch.testing.assert_close(terms["loss"], want)
+    # per image: squared distances summed over the 7x7 grid and the code, averaged over images
+    z_e = model.encode(x).detach()
+    e = model.quantizer.codebook.detach()[out["indices"]].permute(0, 3, 1, 2)
+    per_image = ((z_e - e) ** 2).sum(dim=(1, 2, 3)).mean()
+    torch.testing.assert_close(terms["codebook_loss"], per_image)
+    torch.testing.assert_close(terms["commitment_loss"], 0.25 * per_image)
     assert model.bits_per_image == pytest.approx(49 * 3)  # 7·7 cells, log2 8 = 3 bits
 
 

@@ -161,7 +161,8 @@ class VQVAE(nn.Module):
     :class:`VectorQuantizer`. Decoder: conv 1×1 (code_dim→c2), two transposed convs back to
     Bernoulli logits (B, C, H, W). One image costs ``H/4 · W/4 · log₂ K`` bits of indices.
 
-    ``loss(x)`` returns ``loss`` (scalar: −mean reconstruction + the quantizer's losses),
+    ``loss(x)`` returns ``loss`` (scalar: −mean reconstruction + the quantizer's losses,
+    each per image),
     ``reconstruction`` (B,) log p(x|z_q) in nats, and the quantizer's ``codebook_loss``,
     ``commitment_loss``, ``perplexity`` and ``used_fraction``, so :func:`vae_course.train.fit`
     trains it like every course model.
@@ -246,14 +247,22 @@ class VQVAE(nn.Module):
         return {"x_logits": self.decode(q["z_q"]), "z_e": z_e, **q}
 
     def loss(self, x: torch.Tensor, **_: object) -> dict[str, torch.Tensor]:
-        """Named terms: ``loss`` (scalar), ``reconstruction`` (B,) nats, quantizer terms."""
+        """Named terms: ``loss`` (scalar), ``reconstruction`` (B,) nats, quantizer terms.
+
+        Every term is per image, averaged over the batch: the reconstruction sums over
+        pixels, and the codebook and commitment terms sum the squared distances over the
+        whole grid of codes (the quantizer's per-element means times cells × code_dim), so
+        β = 0.25 weighs them as in the paper and not 784 times less.
+        """
         out = self(x)
         rec = bernoulli_log_likelihood(x, out["x_logits"])
+        per_image = self.grid_shape[0] * self.grid_shape[1] * self.quantizer.code_dim
+        codebook, commitment = out["codebook_loss"] * per_image, out["commitment_loss"] * per_image
         return {
-            "loss": -rec.mean() + out["loss"],
+            "loss": -rec.mean() + codebook + commitment,
             "reconstruction": rec,
-            "codebook_loss": out["codebook_loss"],
-            "commitment_loss": out["commitment_loss"],
+            "codebook_loss": codebook,
+            "commitment_loss": commitment,
             "perplexity": out["perplexity"],
             "used_fraction": out["used_fraction"],
         }
