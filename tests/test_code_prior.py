@@ -162,9 +162,9 @@ def test_plot_code_in_use_draws_where_a_code_is_used_and_one_edit():
     code = int(grids[0, 0, 0])
     fig = plot_code_in_use(model, x, grids, code, digit=1, cell=(2, 5), n_shown=3)
     digits, masks = code_locations(grids, code)
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 7  # 6 panels and the colorbar
     assert f"used in {int(masks.sum())} cells of {len(digits)} digits" in fig._suptitle.get_text()
     assert fig.axes[0].get_title() == f"test digit {digits[0]}"
     _, _, diff = cell_edit_images(model, grids[1], 2, 5, code)
-    assert (fig.axes[-1].images[0].get_array() == diff).all()
+    assert (fig.axes[5].images[0].get_array() == diff).all()
     assert fig.axes[3].images[0].get_array().shape == (112, 112, 3)

@@ -102,11 +102,19 @@ def test_a_restart_revives_a_dead_code():
     vq = _vq(restart_threshold=0.05)
     with torch.no_grad():
         vq.codebook[4] = torch.tensor([50.0, 50.0, 50.0])  # far away: never chosen
+        vq.usage[:4] = 0.5  # the other codes are well used
         vq.usage[4] = 0.01  # its usage has fallen below the threshold
     z = torch.randn(16, 3) * 0.2
+    alive = vq.codebook.detach()[:4].clone()
+    vq.eval()
+    vq(z)  # no restarts outside training
+    assert torch.equal(vq.codebook.detach()[:4], alive)
+    assert float(vq.usage[4]) == pytest.approx(0.01)
+    vq.train()
     torch.manual_seed(3)
     out = vq(z)
-    assert int(out["restarted"]) >= 1
+    assert int(out["restarted"]) == 1  # exactly the code below the threshold
+    torch.testing.assert_close(vq.codebook.detach()[:4], alive)  # used codes unchanged
     revived = vq.codebook.detach()[4]
     assert any(torch.equal(revived, row) for row in z)  # now one of the batch's outputs
     assert float(vq.usage[4]) == pytest.approx(0.05)  # back at the threshold

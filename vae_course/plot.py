@@ -438,17 +438,21 @@ def plot_code_in_use(model, x, grids, code: int, digit: int = 0, cell=(3, 3), n_
     before, after, diff = cell_edit_images(model, grids[digit], row, col, code)
     frame = np.zeros(tuple(grids.shape[1:]), dtype=bool)
     frame[row, col] = True
-    fig, axes = plt.subplots(1, n_shown + 3, figsize=(2.1 * (n_shown + 3), 2.6))
+    fig, axes = plt.subplots(1, n_shown + 3, figsize=(2.3 * (n_shown + 3), 2.9))
     for ax, d, mask in zip(axes[:n_shown], digits, masks, strict=False):  # fewer digits: blank
         ax.imshow(outline_cells(_np(x[d, 0]), mask, scale=4, width=2, tint=0.3))
         ax.set_title(f"test digit {d}")
     old = int(grids[digit][row, col])
-    pictures = ((before, f"code {old} at {cell}"), (after, f"code {code} there"))
+    pictures = (
+        (before, f"decoded\ncell {cell} = code {old}"),
+        (after, f"decoded\nwith code {code} there"),
+    )
     for ax, (img, title) in zip(axes[n_shown : n_shown + 2], pictures, strict=True):
         ax.imshow(outline_cells(img, frame, scale=4, width=2))
         ax.set_title(title)
-    axes[-1].imshow(diff, cmap="RdBu_r", vmin=-1, vmax=1)
+    shown = axes[-1].imshow(diff, cmap="RdBu_r", vmin=-1, vmax=1)
     axes[-1].set_title("after − before")
+    fig.colorbar(shown, ax=axes[-1], fraction=0.046, pad=0.04)
     for ax in axes:
         ax.set_axis_off()
     fig.suptitle(
