@@ -84,6 +84,28 @@ def test_ema_update_equals_its_closed_form():
     assert torch.equal(before, vq.codebook.detach())  # no update outside training
 
 
+def test_ema_codes_converge_to_the_means_of_their_clusters():
+    # two well separated clusters; repeated EMA steps must put each code at its cluster's
+    # mean, the minimiser of the squared distance that the codebook loss pulls towards
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[-3.0, 1.0], [4.0, -2.0]])
+    vq = VectorQuantizer(num_codes=2, code_dim=2, ema=True, decay=0.9)
+    with torch.no_grad():
+        vq.codebook.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
+        vq.ema_sum.copy_(vq.codebook)
+    batches = [
+        torch.cat([c + 0.5 * torch.randn(50, 2, generator=g) for c in centres]) for _ in range(300)
+    ]
+    for z in batches:
+        vq(z)
+    # each batch holds 50 points of cluster 0, then 50 of cluster 1
+    recent = torch.stack(batches[-100:]).view(100, 2, 50, 2)
+    means = recent.transpose(0, 1).reshape(2, -1, 2).mean(1)
+    # EMA with decay 0.9 averages about 19 batches (950 points, SE 0.5/sqrt(950) = 0.016)
+    torch.testing.assert_close(vq.codebook.detach(), means, atol=0.06, rtol=0)
+    assert (vq.codebook.detach() - torch.tensor([[-1.0, 0.0], [1.0, 0.0]])).abs().max() > 2
+
+
 def test_perplexity_is_k_for_uniform_usage_and_1_for_one_code():
     vq = _vq()
     codes = vq.codebook.detach()
