@@ -168,3 +168,24 @@ def test_plot_code_in_use_draws_where_a_code_is_used_and_one_edit():
     _, _, diff = cell_edit_images(model, grids[1], 2, 5, code)
     assert (fig.axes[5].images[0].get_array() == diff).all()
     assert fig.axes[3].images[0].get_array().shape == (112, 112, 3)
+
+
+def test_plot_codebook_usage_draws_perplexity_per_epoch_and_sorted_counts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vae_course.plot import plot_codebook_usage
+
+    def usage(counts):
+        counts = torch.tensor(counts)
+        used = int((counts > 0).sum())
+        return {"counts": counts, "perplexity": perplexity_of_counts(counts), "dead": 4 - used}
+
+    runs = {"a": [usage([1, 1, 1, 1]), usage([5, 0, 3, 0])], "b": [usage([2, 2, 0, 0])]}
+    fig = plot_codebook_usage(runs)
+    left, right = fig.axes[:2]
+    assert list(left.lines[0].get_ydata()) == pytest.approx([4.0, runs["a"][1]["perplexity"]])
+    assert list(right.lines[0].get_ydata()) == [6, 4, 1, 1]  # sorted counts + 1
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["a: 2 dead", "b: 2 dead"]
+    with pytest.raises(ValueError, match="no usage records"):
+        plot_codebook_usage({"c": []})

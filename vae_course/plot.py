@@ -21,6 +21,7 @@ __all__ = [
     "plot_vae_architecture",
     "plot_reparameterization_graph",
     "plot_code_in_use",
+    "plot_codebook_usage",
 ]
 
 
@@ -459,4 +460,32 @@ def plot_code_in_use(model, x, grids, code: int, digit: int = 0, cell=(3, 3), n_
         f"code {code}: used in {int(masks.sum())} cells of {len(digits)} digits (left); "
         f"put into one cell of digit {digit} (right)"
     )
+    return fig
+
+
+def plot_codebook_usage(usages: dict, figsize=(11, 3.3)):
+    """Codebook usage of several VQ-VAE runs, from :func:`vae_course.metrics.codebook_usage`.
+
+    ``usages``: run name → list of usage dicts, one per epoch (index 0: before training).
+    Left: perplexity per epoch. Right: the last epoch's counts per code, most used first,
+    plus 1 on a log axis (so dead codes show at 1); the legend counts the dead codes.
+    Returns the Figure.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    for name, usage in usages.items():
+        if not usage:
+            raise ValueError(f"run {name!r} has no usage records")
+        axes[0].plot(range(len(usage)), [u["perplexity"] for u in usage], marker="o", label=name)
+        counts = torch.as_tensor(usage[-1]["counts"]).sort(descending=True).values
+        label = f"{name}: {usage[-1]['dead']} dead"
+        axes[1].step(range(1, len(counts) + 1), counts + 1, where="mid", label=label)
+    axes[0].set(xlabel="epoch (0: before training)", ylabel="perplexity (codes)")
+    axes[0].set_title("effective number of codes, test digits")
+    axes[0].xaxis.get_major_locator().set_params(integer=True)
+    axes[1].set(
+        yscale="log", xlabel="codes, most used first", ylabel="cells of the test digits + 1"
+    )
+    axes[1].set_title("usage after training (dead codes at 1)")
+    for ax in axes:
+        ax.legend()
     return fig
