@@ -106,7 +106,9 @@ print([w.last_error for w in (sliders, plane, interp, trav)], type(broken.last_e
 ]
 
 
-def _write_demo_notebook(path: Path) -> None:
+def write_notebook(path: Path, title: str, cells: list[str]) -> None:
+    """A scratch notebook: a markdown title, then one code cell per source (shared by the
+    browser tests of every explorer)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -115,9 +117,13 @@ def _write_demo_notebook(path: Path) -> None:
         "display_name": "Python 3",
         "language": "python",
     }
-    nb.cells = [nbformat.v4.new_markdown_cell("# Latent explorers: browser test")]
-    nb.cells += [nbformat.v4.new_code_cell(src) for src in DEMO_CELLS]
+    nb.cells = [nbformat.v4.new_markdown_cell(title)]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in cells]
     nbformat.write(nb, path)
+
+
+def _write_demo_notebook(path: Path) -> None:
+    write_notebook(path, "# Latent explorers: browser test", DEMO_CELLS)
 
 
 # ----------------------------------------------------------------------------- JupyterLab

@@ -24,6 +24,7 @@ from test_browser import (  # noqa: F401 - lab and browser are fixtures used by 
     _wait_src_change,
     browser,
     lab,
+    write_notebook,
 )
 from test_browser_style import _assert_not_blank
 
@@ -51,17 +52,7 @@ print("first frame error:", codebook.last_error)""",
 
 
 def _write_notebook(path) -> None:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_markdown_cell("# CodebookBrowser: browser test")]
-    nb.cells += [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nbformat.write(nb, path)
+    write_notebook(path, "# CodebookBrowser: browser test", CELLS)
 
 
 def test_codebook_browser_runs_and_responds_in_jupyterlab(lab, browser):  # noqa: F811

@@ -22,6 +22,7 @@ from test_browser import (  # noqa: F401 - lab and browser are fixtures used by 
     _wait_src_change,
     browser,
     lab,
+    write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -50,17 +51,7 @@ print("first frame error:", sweep.last_error)""",
 
 
 def _write_notebook(path) -> None:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_markdown_cell("# FactorSweep: browser test")]
-    nb.cells += [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nbformat.write(nb, path)
+    write_notebook(path, "# FactorSweep: browser test", CELLS)
 
 
 def _natural_width(img) -> int:

@@ -22,6 +22,7 @@ from test_browser import (  # noqa: F401 - lab and browser are fixtures used by 
     _wait_src_change,
     browser,
     lab,
+    write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -61,17 +62,7 @@ def _assert_not_blank(png: bytes, what: str) -> None:
 
 
 def _write_notebook(path) -> None:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_markdown_cell("# StyleTransfer: browser test")]
-    nb.cells += [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nbformat.write(nb, path)
+    write_notebook(path, "# StyleTransfer: browser test", CELLS)
 
 
 def test_style_transfer_runs_and_responds_in_jupyterlab(lab, browser, tmp_path):  # noqa: F811
