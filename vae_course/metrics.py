@@ -29,6 +29,8 @@ __all__ = [
     "aggregate_posterior_stats",
     "level_statistics",
     "codebook_usage",
+    "mutual_information",
+    "mutual_information_from_posteriors",
     "perplexity_of_counts",
     "mig",
     "mig_per_factor",
@@ -222,3 +224,59 @@ def codebook_usage(model, x: torch.Tensor, batch_size: int = 1000) -> dict:
         "dead": k - used,
         "used_fraction": used / k,
     }
+
+
+def mutual_information_from_posteriors(
+    mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+) -> float:
+    """I_q(x; z) of diagonal Gaussian posteriors (N, d) of one batch, in nats (He et al. 2019).
+
+    I = E_x E_q(z|x)[log q(z|x)] − E_x E_q(z|x)[log q(z)], with the aggregate posterior q(z)
+    approximated by the batch's mixture (1/N) Σⱼ q(z|xⱼ) and one z drawn per example. The
+    first term is exact (minus the Gaussian entropy). A batch estimate, it can never exceed
+    log N (a code that identifies its example perfectly scores log N), and with small N it
+    is biased upwards; use batches of hundreds or more.
+    """
+    if mu.dim() != 2 or mu.shape != logvar.shape or mu.shape[0] < 2:
+        raise ValueError(
+            "expected mu and logvar of the same shape (N, d) with N >= 2, got "
+            f"{tuple(mu.shape)} and {tuple(logvar.shape)}"
+        )
+    mu, logvar = mu.double(), logvar.double()
+    n, d = mu.shape
+    log2pi = math.log(2 * math.pi)
+    neg_entropy = (-0.5 * d * log2pi - 0.5 * (1 + logvar).sum(-1)).mean()
+    eps = torch.randn(mu.shape, generator=generator, dtype=torch.float64).to(mu.device)
+    z = mu + torch.exp(0.5 * logvar) * eps  # (N, d): one draw per example
+    dev = z[:, None, :] - mu[None, :, :]  # (N z's, N components, d)
+    log_density = -0.5 * (dev**2 / logvar.exp()[None]).sum(-1) - 0.5 * (
+        d * log2pi + logvar.sum(-1)[None]
+    )
+    log_qz = torch.logsumexp(log_density, dim=1) - math.log(n)
+    return float(neg_entropy - log_qz.mean())
+
+
+@torch.no_grad()
+def mutual_information(
+    model, x: torch.Tensor, batch_size: int = 500, seed: int = 0, labels=None
+) -> float:
+    """I_q(x; z) in nats, the mean of :func:`mutual_information_from_posteriors` over batches.
+
+    ``x`` (N, C, H, W) is split into batches of ``batch_size`` (the last one merged into the
+    one before if it is smaller than half a batch); the same ``seed`` gives the same value.
+    The value depends on ``batch_size`` (its ceiling is log batch_size), so compare models
+    at the same one.
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    mu, logvar = encode_means(model, x, labels=_check_labels(x, labels))
+    g = torch.Generator().manual_seed(seed)
+    starts = list(range(0, mu.shape[0], batch_size))
+    if len(starts) > 1 and mu.shape[0] - starts[-1] < batch_size // 2:
+        starts.pop()
+    bounds = [*starts[1:], mu.shape[0]]
+    values = [
+        mutual_information_from_posteriors(mu[a:b], logvar[a:b], generator=g) * (b - a)
+        for a, b in zip(starts, bounds, strict=True)
+    ]
+    return sum(values) / mu.shape[0]
