@@ -139,12 +139,17 @@ HELDOUT_EX06 = _script("mutants_heldout_ex06")
 # ex07's held-out batch (37): 36 killed first; the survivor (the merge under torch.no_grad())
 # led to a case whose inputs need gradients.
 HELDOUT_EX07 = _script("mutants_heldout_ex07")
+# ex08's held-out batch (73): 68 of 72 genuine wrong answers killed first (one "mutant" was a
+# right answer); the survivors (float32 distances, a random tie-break, float32 codes, results
+# moved to the CPU) led to a float64 near-tie case, float64-tight values and an EMA device case.
+HELDOUT_EX08 = _script("mutants_heldout_ex08")
 MUTANTS = (
     _script("mutation_check").MUTANTS
     + [m[:2] for m in HELDOUT.MUTANTS]
     + [m[:2] for m in HELDOUT_EX05.MUTANTS]
     + [m[:2] for m in HELDOUT_EX06.MUTANTS]
     + [m[:2] for m in HELDOUT_EX07.MUTANTS]
+    + [m[:2] for m in HELDOUT_EX08.MUTANTS]
 )
 
 
@@ -160,6 +165,7 @@ SOLUTIONS = {
     **HELDOUT_EX05.SOLUTIONS,
     **HELDOUT_EX06.SOLUTIONS,
     **HELDOUT_EX07.SOLUTIONS,
+    **HELDOUT_EX08.SOLUTIONS,
 }
 
 
@@ -167,6 +173,17 @@ SOLUTIONS = {
 def test_the_heldout_batchs_own_solutions_pass(task):
     # its harness is sound: the correct answers it was written beside get full marks
     assert run_check(task, SOLUTIONS[task], seed=11).passed
+
+
+ALTERNATIVES = HELDOUT_EX07.ALTERNATIVES + HELDOUT_EX08.ALTERNATIVES
+
+
+@pytest.mark.parametrize(
+    "task, fn", ALTERNATIVES, ids=[f"{t}-{f.__name__}" for t, f in ALTERNATIVES]
+)
+def test_other_right_answers_pass(task, fn):
+    # right answers written differently from the solution keep full marks
+    assert run_check(task, fn, seed=5).passed, fn.__name__
 
 
 def test_mutant_report_fails_when_a_mutant_survives_or_a_solution_fails(capsys):

@@ -110,8 +110,11 @@ def _distances(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 
 
 def _tolerance(z: torch.Tensor, codebook: torch.Tensor) -> float:
-    """How far a right answer's distance may lie above the minimum (rounding in float32)."""
+    """How far a right answer's distance may lie above the minimum (rounding in z's dtype:
+    float64 inputs must be compared in float64, so near ties resolve)."""
     scale = float((z.double() ** 2).sum(1).max()) + float((codebook.double() ** 2).sum(1).max())
+    if z.dtype == torch.float64 and codebook.dtype == torch.float64:
+        return 1e-12 * scale + 1e-15
     return 1e-5 * scale + 1e-9
 
 
@@ -250,6 +253,18 @@ class NearestCode(Check):
         near = case(12, 12, 3)
         perm = torch.randperm(12, generator=g)[:12]
         near["z_e"] = near["codebook"][perm] + 0.01 * torch.randn(12, 3, generator=g)
+        # near ties in float64: code 1 is nearer than code 0 by about 2e-9 for every row; in
+        # float32 the two distances round to the same number
+        tie_codes = torch.tensor(
+            [[-(1 + 2e-9), 0.0], [1 + 1e-9, 0.0], [0.0, 3.0]], dtype=torch.float64
+        )
+        tie_z = torch.stack(
+            [
+                torch.zeros(12, dtype=torch.float64),
+                torch.rand(12, generator=g, dtype=torch.float64) - 0.5,
+            ],
+            1,
+        )
         return [
             Case("40 vectors, 16 codes of different lengths, D=4", case(40, 16, 4)),
             Case("one vector, 5 codes, D=3", case(1, 5, 3)),
@@ -257,6 +272,10 @@ class NearestCode(Check):
             Case("vectors close to codes (as many vectors as codes)", near),
             Case("as many vectors as codes (N = K = 7), D=2", case(7, 7, 2)),
             Case("scalar codes (D = 1), float64", case(20, 6, 1, dtype=torch.float64)),
+            Case(
+                "near ties in float64 (two codes 2e-9 apart in distance)",
+                {"z_e": tie_z, "codebook": tie_codes},
+            ),
             Case("large values (×100)", case(30, 10, 5, scale=100.0)),
             Case(_DEVICE_CASE, {**case(5, 4, 3), "device": True}),
         ]
@@ -381,7 +400,9 @@ class Quantize(Check):
         got = o["value"].double()
         want = cb.double()[ref_nearest_code(z.double(), cb.double())]
         rows = _distances(got, cb).argmin(1)  # which code each row of z_q is
-        is_code = close(got, cb.double()[rows], rtol=1e-5, atol=1e-6)
+        # float64 codes must come back to float64 precision (not via a float32 detour)
+        digits = {"rtol": 1e-12, "atol": 1e-12} if z.dtype == torch.float64 else {}
+        is_code = close(got, cb.double()[rows], **({"rtol": 1e-5, "atol": 1e-6} | digits))
         if not is_code or _not_nearest(z, cb, rows) is not None:
             hint = diagnose(
                 got,
@@ -764,6 +785,7 @@ class EMAUpdate(Check):
                 "float64, 8 codes, decay 0.95, eps = 0.1",
                 case(8, 4, 30, 0.95, 0.1, dtype=torch.float64, unused=(7,)),
             ),
+            Case(_DEVICE_CASE, {**case(4, 2, 6, 0.9, 1e-5), "device": True}),
         ]
 
     def explain_error(self, case, error):
@@ -779,7 +801,18 @@ class EMAUpdate(Check):
 
     def run(self, fn, inputs):
         args = [copy_input(inputs[k]) for k in ("ema_count", "ema_sum", "z_e", "indices")]
-        res = fn(*args, inputs["decay"], inputs["eps"])
+        if inputs.get("device"):
+            args = [a.to(other_device()) for a in args]
+            try:
+                res = fn(*args, inputs["decay"], inputs["eps"])
+            except NotImplementedError as error:
+                if "no fake impl or Meta kernel" not in str(error):
+                    raise
+                # an operator with no meta kernel (torch.bincount): right on a GPU, and not
+                # the learner's fault; the stand-in device cannot judge this answer
+                return {"meta_unsupported": True}
+        else:
+            res = fn(*args, inputs["decay"], inputs["eps"])
         if isinstance(res, (tuple, list)) and len(res) == 3:
             return dict(zip(_EMA_OUT, res, strict=True))
         return {"not_triple": True, "count": res}
@@ -802,6 +835,14 @@ class EMAUpdate(Check):
         if out.get("not_triple", {}).get("value"):
             return f"{case.name}: expected a triple (new_count, new_sum, new_codebook): return all three"
         shapes = {"count": (k,), "sum": (k, d), "codebook": (k, d)}
+        if i.get("device"):
+            if out.get("meta_unsupported", {}).get("value"):
+                return None
+            for name in _EMA_OUT:
+                problem = tensor_problem(case, out, name, shape=shapes[name], device=other_device())
+                if problem:
+                    return f"new_{name}: {problem}: keep every result on the inputs' device"
+            return None
         for name in _EMA_OUT:
             problem = tensor_problem(case, out, name, shape=shapes[name])
             problem = problem or tensor_problem(case, out, name, dtype=_dtype(i["ema_sum"]))
