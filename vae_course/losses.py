@@ -9,6 +9,7 @@ expected, instead of broadcasting into a silently wrong answer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -23,6 +24,8 @@ __all__ = [
     "continuous_bernoulli_log_likelihood",
     "gaussian_log_likelihood",
     "log_mean_exp",
+    "FreeBits",
+    "free_bits_kl",
     "elbo",
     "iwae_bound",
 ]
@@ -218,6 +221,62 @@ def log_mean_exp(x: torch.Tensor, dim: int = 0, keepdim: bool = False) -> torch.
     return torch.logsumexp(x, dim=dim, keepdim=keepdim) - math.log(k)
 
 
+# ----------------------------------------------------------------------------- free bits
+@dataclass(frozen=True)
+class FreeBits:
+    """Free bits per *group* of latent dimensions (Kingma et al. 2016, eq. 15).
+
+    ``nats``: λ, the floor of each group's batch-mean KL, in nats per group.
+    ``group_size``: how many consecutive latent dimensions form one group (1 = λ per
+    dimension). Pass it as ``free_bits=FreeBits(2.0, group_size=8)`` wherever a float λ
+    (per dimension) is accepted.
+    """
+
+    nats: float
+    group_size: int = 1
+
+    def __post_init__(self):
+        if not math.isfinite(self.nats) or self.nats < 0:
+            raise ValueError(f"free bits must be >= 0 nats per group, got {self.nats}")
+        if not isinstance(self.group_size, int) or self.group_size < 1:
+            raise ValueError(f"group_size must be a positive int, got {self.group_size!r}")
+
+
+def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float | FreeBits) -> torch.Tensor:
+    """The KL term of the free-bits objective: ``Σ_groups max(λ, Σ_{j ∈ group} KL_j)``.
+
+    Args:
+        kl_per_dim: (D,) KL of each latent dimension averaged over the batch, nats.
+        free_bits: λ in nats per dimension (a float, groups of one), or :class:`FreeBits`
+            for λ per group of ``group_size`` consecutive dimensions (D must divide evenly).
+
+    Returns a scalar (nats per example). A group whose KL is below λ contributes the
+    constant λ, so no gradient pushes it towards the prior; with λ = 0 this is ``Σ_j KL_j``.
+    """
+    fb = free_bits if isinstance(free_bits, FreeBits) else FreeBits(float(free_bits))
+    if kl_per_dim.dim() != 1:
+        raise ValueError(
+            f"expected the batch-mean KL per dimension, shape (D,), got {tuple(kl_per_dim.shape)}"
+        )
+    d = kl_per_dim.shape[0]
+    if d % fb.group_size:
+        raise ValueError(
+            f"group_size {fb.group_size} does not divide the {d} latent dimensions; "
+            f"choose a divisor of {d}"
+        )
+    per_group = kl_per_dim.reshape(d // fb.group_size, fb.group_size).sum(dim=1)
+    return torch.clamp(per_group, min=fb.nats).sum()
+
+
+def _free_bits_on(free_bits: float | FreeBits) -> bool:
+    """True when free bits are switched on; raise on a negative λ."""
+    if isinstance(free_bits, FreeBits):
+        return free_bits.nats > 0
+    if free_bits < 0:
+        raise ValueError(f"free_bits must be >= 0 nats per dimension, got {free_bits}")
+    return free_bits > 0
+
+
 # ----------------------------------------------------------------------------- ELBO
 def elbo(
     x: torch.Tensor,
@@ -226,7 +285,7 @@ def elbo(
     logvar: torch.Tensor,
     *,
     beta: float = 1.0,
-    free_bits: float = 0.0,
+    free_bits: float | FreeBits = 0.0,
     likelihood: str = "bernoulli",
     x_logvar: torch.Tensor | float | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -239,7 +298,8 @@ def elbo(
         beta: weight of the KL term in the loss (beta-VAE, KL annealing). ``beta=1`` is the ELBO.
         free_bits: λ in nats per latent dimension. The loss uses
             ``Σ_j max(λ, mean_batch KL_j)`` instead of the KL (Kingma et al. 2016),
-            so dimensions below λ get no push towards the prior.
+            so dimensions below λ get no push towards the prior. ``FreeBits(λ, group_size)``
+            floors groups of dimensions instead (see :func:`free_bits_kl`).
         likelihood: ``"bernoulli"`` or ``"gaussian"`` (then ``x_logvar`` is log σ² of p(x|z)).
 
     Returns a dict:
@@ -261,13 +321,11 @@ def elbo(
         )
     if beta < 0:
         raise ValueError(f"beta must be >= 0, got {beta}")
-    if free_bits < 0:
-        raise ValueError(f"free_bits must be >= 0 nats per dimension, got {free_bits}")
     kl_dims = gaussian_kl_per_dim(mu, logvar)
     kl = kl_dims.sum(dim=1)
     kl_per_dim = kl_dims.mean(dim=0)
-    if free_bits > 0:
-        kl_term = torch.clamp(kl_per_dim, min=free_bits).sum()
+    if _free_bits_on(free_bits):
+        kl_term = free_bits_kl(kl_per_dim, free_bits)
     else:
         kl_term = kl.mean()
     loss = -rec.mean() + beta * kl_term

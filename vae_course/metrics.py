@@ -233,9 +233,11 @@ def mutual_information_from_posteriors(
 
     I = E_x E_q(z|x)[log q(z|x)] − E_x E_q(z|x)[log q(z)], with the aggregate posterior q(z)
     approximated by the batch's mixture (1/N) Σⱼ q(z|xⱼ) and one z drawn per example. The
-    first term is exact (minus the Gaussian entropy). A batch estimate, it can never exceed
-    log N (a code that identifies its example perfectly scores log N), and with small N it
-    is biased upwards; use batches of hundreds or more.
+    first term is exact (minus the Gaussian entropy). A batch estimate, it cannot exceed
+    log N in expectation (a code that identifies its example perfectly scores log N; one
+    draw's noise can put a single estimate a little above), so it tells collapse (≈ 0) from
+    use but saturates for codes that tell the N examples apart; with small N it is biased
+    upwards. Use batches of hundreds or more, and compare models at the same N.
     """
     if mu.dim() != 2 or mu.shape != logvar.shape or mu.shape[0] < 2:
         raise ValueError(

@@ -22,6 +22,9 @@ __all__ = [
     "plot_reparameterization_graph",
     "plot_code_in_use",
     "plot_codebook_usage",
+    "plot_schedules",
+    "plot_strategy_curves",
+    "plot_kl_per_dim",
 ]
 
 
@@ -489,3 +492,87 @@ def plot_codebook_usage(usages: dict, figsize=(11, 3.3)):
     for ax in axes:
         ax.legend()
     return fig
+
+
+def plot_schedules(schedules: dict, total_steps: int, steps_per_epoch: int | None = None, ax=None):
+    """The KL weight β of each schedule over ``total_steps`` optimisation steps.
+
+    ``schedules``: name → a float or a callable ``step -> beta`` (``vae_course.schedules``).
+    With ``steps_per_epoch`` the x axis is in epochs. Returns the Axes.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 2.6))
+    steps = np.arange(total_steps)
+    x = steps / steps_per_epoch if steps_per_epoch else steps
+    for name, schedule in schedules.items():
+        beta = np.array(
+            [schedule(int(t)) if callable(schedule) else float(schedule) for t in steps]
+        )
+        ax.plot(x, beta, label=name)
+    ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel="β (KL weight)")
+    ax.set_title("KL weight over training")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+STRATEGY_CURVES = (
+    ("test_elbo", "test ELBO (nats)"),
+    ("test_kl", "test KL (nats)"),
+    ("test_active", "active units"),
+    ("test_mi", "I_q(x; z) (nats)"),
+)
+
+
+def plot_strategy_curves(runs, keys=STRATEGY_CURVES, figsize=(12, 3.0)):
+    """Per-epoch test curves of strategy runs (:class:`vae_course.strategies.StrategyRun`).
+
+    One panel per (history key, label); one line per run, coloured by strategy (seeds of a
+    strategy share its colour). Returns the Figure.
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("no runs to plot")
+    fig, axes = plt.subplots(1, len(keys), figsize=figsize)
+    colours: dict[str, str] = {}
+    for run in runs:
+        colour = colours.setdefault(run.name, f"C{len(colours)}")
+        for ax, (key, _) in zip(axes, keys, strict=True):
+            if key not in run.history:
+                raise ValueError(f"run {run.name!r} has no {key!r} in its history")
+            values = run.history[key]
+            label = (
+                run.name if run.seed == min(r.seed for r in runs if r.name == run.name) else None
+            )
+            ax.plot(range(1, len(values) + 1), values, color=colour, label=label)
+    for ax, (_, label) in zip(axes, keys, strict=True):
+        ax.set(xlabel="epoch", title=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_kl_per_dim(kl_per_dim: dict, ax=None, threshold: float | None = None):
+    """Each run's KL per latent dimension, sorted from largest, on a log axis.
+
+    ``kl_per_dim``: name → (D,) nats. ``threshold`` draws a dashed line (e.g. a free-bits λ).
+    Returns the Axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3))
+    for name, kl in kl_per_dim.items():
+        kl = torch.as_tensor(kl).detach().cpu()
+        if kl.dim() != 1:
+            raise ValueError(
+                f"{name!r}: expected KL per dimension of shape (D,), got {tuple(kl.shape)}"
+            )
+        values = kl.sort(descending=True).values.clamp(min=1e-4).numpy()
+        ax.step(np.arange(1, len(values) + 1), values, where="mid", label=name)
+    if threshold is not None:
+        ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"{threshold:g} nats")
+    ax.set(yscale="log", xlabel="latent dimensions, largest KL first", ylabel="KL (nats)")
+    ax.set_title("KL per dimension on the test digits")
+    ax.legend(fontsize=8)
+    return ax

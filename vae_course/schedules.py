@@ -6,6 +6,7 @@ smooth within an epoch. Plain floats are accepted wherever a schedule is.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -54,6 +55,30 @@ class Cyclical:
             raise ValueError(f"cycle_steps must be >= 1, got {self.cycle_steps}")
         if not 0 < self.ratio <= 1:
             raise ValueError(f"ratio must be in (0, 1], got {self.ratio}")
+
+    @classmethod
+    def from_cycles(
+        cls,
+        total_steps: int,
+        cycles: int = 4,
+        ratio: float = 0.5,
+        start: float = 0.0,
+        end: float = 1.0,
+    ) -> Cyclical:
+        """Fu et al.'s parametrisation: ``cycles`` (M) cycles over ``total_steps`` (T) steps.
+
+        Each cycle lasts ⌈T / M⌉ steps; beta rises during its first ``ratio`` (R) and then
+        holds at ``end``. ``Cyclical.from_cycles(T, 1, R)`` is a linear warm-up over R·T steps.
+        """
+        if not isinstance(total_steps, int) or not isinstance(cycles, int):
+            raise ValueError(
+                f"total_steps and cycles must be ints, got {total_steps!r}, {cycles!r}"
+            )
+        if cycles < 1 or total_steps < cycles:
+            raise ValueError(
+                f"need 1 <= cycles <= total_steps, got cycles={cycles}, total_steps={total_steps}"
+            )
+        return cls(math.ceil(total_steps / cycles), ratio=ratio, start=start, end=end)
 
     def __call__(self, step: int) -> float:
         pos = (max(step, 0) % self.cycle_steps) / self.cycle_steps

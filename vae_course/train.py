@@ -19,6 +19,7 @@ from torch import nn
 
 from .atomic import atomic_path
 from .device import get_device, seed_everything
+from .losses import FreeBits
 from .schedules import as_schedule
 
 __all__ = ["fit", "evaluate", "save_checkpoint", "load_checkpoint", "TrainingDiverged"]
@@ -84,7 +85,7 @@ def evaluate(
     *,
     batch_size: int = 1000,
     beta: float = 1.0,
-    free_bits: float = 0.0,
+    free_bits: float | FreeBits = 0.0,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """Average the model's loss terms over ``data`` (nats per example), in eval mode."""
@@ -116,7 +117,7 @@ def fit(
     lr: float = 1e-3,
     optimizer: torch.optim.Optimizer | None = None,
     beta: float | Callable[[int], float] = 1.0,
-    free_bits: float = 0.0,
+    free_bits: float | FreeBits = 0.0,
     grad_clip: float | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     device: torch.device | str | None = None,
@@ -131,7 +132,8 @@ def fit(
         train_data, val_data: images ``x`` (N, C, H, W) in [0, 1], or ``(x, y)`` with labels
             (passed to the model's loss as ``labels``), or a TensorDataset.
         beta: KL weight, a float or a schedule ``step -> beta`` (see ``vae_course.schedules``).
-        free_bits: λ nats per latent dimension (0 = off).
+        free_bits: λ nats per latent dimension (0 = off), or ``FreeBits(λ, group_size)``
+            for λ per group of dimensions (:func:`vae_course.losses.free_bits_kl`).
         grad_clip: max global gradient norm (None = off).
         transform: applied to each training batch on the device, e.g. dynamic binarization.
         device: defaults to :func:`vae_course.device.get_device`; data and model are moved there.

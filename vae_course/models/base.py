@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..losses import elbo
+from ..losses import FreeBits, elbo
 
 __all__ = ["reparameterize", "VAEBase"]
 
@@ -68,7 +68,7 @@ class VAEBase(nn.Module):
         return {"x_logits": self.decode(z), "mu": mu, "logvar": logvar, "z": z}
 
     def loss(
-        self, x: torch.Tensor, *, beta: float = 1.0, free_bits: float = 0.0, **_: object
+        self, x: torch.Tensor, *, beta: float = 1.0, free_bits: float | FreeBits = 0.0, **_: object
     ) -> dict[str, torch.Tensor]:
         """Named ELBO terms for a batch (see :func:`vae_course.losses.elbo`)."""
         out = self(x)

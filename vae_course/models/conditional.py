@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import elbo
+from ..losses import FreeBits, elbo
 from .base import VAEBase, reparameterize
 from .mlp import _mlp
 
@@ -123,7 +123,7 @@ class ConditionalVAE(VAEBase):
         *,
         labels=None,
         beta: float = 1.0,
-        free_bits: float = 0.0,
+        free_bits: float | FreeBits = 0.0,
         **_: object,
     ) -> dict[str, torch.Tensor]:
         """Named conditional-ELBO terms for a batch; ``labels`` (B,) is required."""

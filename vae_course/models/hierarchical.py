@@ -25,7 +25,14 @@ import torch
 from torch import nn
 
 from ..distributions import log_normal, log_standard_normal
-from ..losses import bernoulli_log_likelihood, gaussian_kl_between, gaussian_kl_per_dim
+from ..losses import (
+    FreeBits,
+    _free_bits_on,
+    bernoulli_log_likelihood,
+    free_bits_kl,
+    gaussian_kl_between,
+    gaussian_kl_per_dim,
+)
 from .base import VAEBase, reparameterize
 from .mlp import _mlp
 
@@ -157,7 +164,7 @@ class HierarchicalVAE(VAEBase):
         return out
 
     def loss(
-        self, x: torch.Tensor, *, beta: float = 1.0, free_bits: float = 0.0, **_: object
+        self, x: torch.Tensor, *, beta: float = 1.0, free_bits: float | FreeBits = 0.0, **_: object
     ) -> dict[str, torch.Tensor]:
         """Named terms of the two-level ELBO for a batch, nats.
 
@@ -165,12 +172,12 @@ class HierarchicalVAE(VAEBase):
         reconstruction − kl, each (B,); ``kl_per_dim_z1`` (d1,), ``kl_per_dim_z2`` (d2,)
         batch means; ``loss`` the scalar to minimise, ``mean(−reconstruction + β·KL)``,
         where with ``free_bits`` λ each dimension of each level contributes
-        ``max(λ, its batch-mean KL)`` (the ``elbo`` stays the true bound).
+        ``max(λ, its batch-mean KL)`` (the ``elbo`` stays the true bound); a
+        :class:`~vae_course.losses.FreeBits` groups dimensions within each level.
         """
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
-        if free_bits < 0:
-            raise ValueError(f"free_bits must be >= 0 nats per dimension, got {free_bits}")
+        fb_on = _free_bits_on(free_bits)
         out = self(x)
         rec = bernoulli_log_likelihood(x, out["x_logits"])
         kl2_dims = gaussian_kl_per_dim(out["mu2"], out["logvar2"])
@@ -178,8 +185,8 @@ class HierarchicalVAE(VAEBase):
         kl1, kl2 = kl1_dims.sum(1), kl2_dims.sum(1)
         kl = kl1 + kl2
         per1, per2 = kl1_dims.mean(0), kl2_dims.mean(0)
-        if free_bits > 0:
-            kl_term = per1.clamp(min=free_bits).sum() + per2.clamp(min=free_bits).sum()
+        if fb_on:
+            kl_term = free_bits_kl(per1, free_bits) + free_bits_kl(per2, free_bits)
         else:
             kl_term = kl.mean()
         return {
