@@ -92,3 +92,23 @@ def test_bad_input_is_refused():
         mutual_information_from_posteriors(torch.zeros(4, 3), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="batch_size must be >= 2"):
         mutual_information(_Encoder(), torch.zeros(4, 1, 2, 2), batch_size=1)
+
+
+def test_draws_average_independent_estimates_and_shrink_the_noise():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(600, 1, 2, 2, generator=g)
+    model = _Encoder()
+    three = mutual_information(model, x, batch_size=600, seed=7, draws=3)
+    mu, logvar = model.encode(x)
+    g = torch.Generator().manual_seed(7)
+    singles = [
+        mutual_information_from_posteriors(mu.detach(), logvar, generator=g) for _ in range(3)
+    ]
+    assert three == pytest.approx(sum(singles) / 3, rel=1e-9)
+    spread_1 = torch.tensor([mutual_information(model, x, 600, seed=s) for s in range(20)]).std()
+    spread_9 = torch.tensor(
+        [mutual_information(model, x, 600, seed=s, draws=9) for s in range(20)]
+    ).std()
+    assert spread_9 < 0.6 * spread_1  # about 1/3 expected; 0.6 leaves room for 20-run noise
+    with pytest.raises(ValueError, match="draws must be a positive int"):
+        mutual_information(model, x, draws=0)

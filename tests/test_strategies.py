@@ -9,7 +9,7 @@ import torch
 
 from vae_course.data import load_digits
 from vae_course.losses import FreeBits, elbo, free_bits_kl
-from vae_course.metrics import active_units, mutual_information
+from vae_course.metrics import active_units, kl_per_dimension, mutual_information
 from vae_course.models import MLPVAE, HierarchicalVAE
 from vae_course.schedules import Cyclical
 from vae_course.strategies import (
@@ -157,8 +157,10 @@ def test_run_strategy_reports_the_true_elbo_not_the_free_bits_loss(digits):
     assert len(h["test_elbo"]) == len(h["test_active"]) == len(h["test_mi"]) == 2
     assert h["test_elbo"][-1] == run.elbo
     assert run.active == active_units(run.model, x_test)[0] == h["test_active"][-1]
-    assert run.mi == pytest.approx(mutual_information(run.model, x_test, seed=0))
+    assert run.mi == pytest.approx(mutual_information(run.model, x_test, seed=0, draws=10))
+    assert h["test_dims_over_0_1"][-1] == run.dims_over_0_1
     assert run.kl_per_dim.shape == (4,)
+    assert run.dims_over_0_1 == int((kl_per_dimension(run.model, x_test) > 0.1).sum())
     assert run.bits_per_dim == pytest.approx(-run.iwae / (64 * math.log(2)))
 
 
@@ -252,6 +254,7 @@ def test_plot_helpers_draw_their_data():
 
     def fake(name, seed, elbos):
         h = {"test_elbo": elbos, "test_kl": [1, 2], "test_active": [3, 4], "test_mi": [5, 6]}
+        h["test_dims_over_0_1"] = [1, 1]
         return StrategyRun(Strategy(name), seed, None, h)
 
     fig = plot_strategy_curves(

@@ -513,19 +513,20 @@ def plot_schedules(schedules: dict, total_steps: int, steps_per_epoch: int | Non
         ax.plot(x, beta, label=name)
     ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel="β (KL weight)")
     ax.set_title("KL weight over training")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
 STRATEGY_CURVES = (
     ("test_elbo", "test ELBO (nats)"),
     ("test_kl", "test KL (nats)"),
-    ("test_active", "active units"),
+    ("test_active", "active units (Var μ > 0.01)"),
+    ("test_dims_over_0_1", "dimensions > 0.1 nats"),
     ("test_mi", "I_q(x; z) (nats)"),
 )
 
 
-def plot_strategy_curves(runs, keys=STRATEGY_CURVES, figsize=(12, 3.0)):
+def plot_strategy_curves(runs, keys=STRATEGY_CURVES, figsize=(14, 3.0)):
     """Per-epoch test curves of strategy runs (:class:`vae_course.strategies.StrategyRun`).
 
     One panel per (history key, label); one line per run, coloured by strategy (seeds of a

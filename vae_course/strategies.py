@@ -9,7 +9,9 @@ binarized test set) and measures the model on the test set after every epoch:
 - ``test_elbo``, ``test_reconstruction``, ``test_kl``: the *true* ELBO and its terms, nats per
   example (whatever the strategy's loss was; ``train_loss`` is that loss);
 - ``test_active``: active units (Var_x E_q[z_j|x] > 0.01, as ``metrics.active_units``);
-- ``test_mi``: I_q(x; z) in nats (``metrics.mutual_information``, batches of ``mi_batch``).
+- ``test_dims_over_0_1``: latent dimensions whose KL exceeds 0.1 nats;
+- ``test_mi``: I_q(x; z) in nats (``metrics.mutual_information``, batches of ``mi_batch``,
+  averaged over ``mi_draws`` draws).
 
 After training it adds IWAE_k in nats and bits/dim and the KL of each dimension.
 :func:`compare_strategies` runs several strategies over the same seeds and budget.
@@ -34,10 +36,17 @@ from .metrics import (
     mutual_information,
     nats_to_bits_per_dim,
 )
-from .schedules import as_schedule
+from .schedules import Cyclical, LinearWarmup, as_schedule
 from .train import fit
 
-__all__ = ["Strategy", "StrategyRun", "run_strategy", "compare_strategies", "strategy_table"]
+__all__ = [
+    "Strategy",
+    "StrategyRun",
+    "run_strategy",
+    "compare_strategies",
+    "strategy_table",
+    "chapter_strategies",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,11 @@ class StrategyRun:
     def name(self) -> str:
         return self.strategy.name
 
+    @property
+    def dims_over_0_1(self) -> int:
+        """Latent dimensions whose test KL exceeds 0.1 nats (the ones that carry a code)."""
+        return int((self.kl_per_dim > 0.1).sum())
+
     def row(self) -> dict:
         """The run's numbers, rounded for a printed table."""
         return {
@@ -98,7 +112,7 @@ class StrategyRun:
         }
 
 
-def _test_tracker(model, x_test: torch.Tensor, mi_batch: int, mi_seed: int):
+def _test_tracker(model, x_test: torch.Tensor, mi_batch: int, mi_seed: int, mi_draws: int):
     """A ``fit`` callback that appends the test-set curves to the history each epoch."""
 
     def callback(epoch: int, history: dict) -> None:
@@ -106,7 +120,9 @@ def _test_tracker(model, x_test: torch.Tensor, mi_batch: int, mi_seed: int):
         for key in ("elbo", "reconstruction", "kl"):
             history.setdefault(f"test_{key}", []).append(terms[key])
         history.setdefault("test_active", []).append(active_units(model, x_test)[0])
-        mi = mutual_information(model, x_test, batch_size=mi_batch, seed=mi_seed)
+        dims = int((kl_per_dimension(model, x_test) > 0.1).sum())
+        history.setdefault("test_dims_over_0_1", []).append(dims)
+        mi = mutual_information(model, x_test, batch_size=mi_batch, seed=mi_seed, draws=mi_draws)
         history.setdefault("test_mi", []).append(mi)
 
     return callback
@@ -124,6 +140,7 @@ def run_strategy(
     lr: float = 1e-3,
     iwae_k: int = 100,
     mi_batch: int = 500,
+    mi_draws: int = 10,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = dynamic_binarize,
     progress: bool = False,
     device=None,
@@ -154,7 +171,7 @@ def run_strategy(
         seed=seed,
         progress=progress,
         device=device,
-        callback=_test_tracker(model, x_test, mi_batch, seed),
+        callback=_test_tracker(model, x_test, mi_batch, seed, mi_draws),
     )
     seconds = float(sum(history["seconds"])) if history["seconds"] else time.perf_counter() - start
     run = StrategyRun(strategy, int(seed), model, history, seconds=seconds)
@@ -163,7 +180,7 @@ def run_strategy(
         last = elbo_estimate(model, x_test)
     run.elbo, run.reconstruction, run.kl = last["elbo"], last["reconstruction"], last["kl"]
     run.active = active_units(model, x_test)[0]
-    run.mi = mutual_information(model, x_test, batch_size=mi_batch, seed=seed)
+    run.mi = mutual_information(model, x_test, batch_size=mi_batch, seed=seed, draws=mi_draws)
     run.kl_per_dim = kl_per_dimension(model, x_test)
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -198,7 +215,11 @@ def compare_strategies(
 
 
 def strategy_table(runs: list[StrategyRun], keys: Iterable[str] | None = None) -> str:
-    """A plain-text table of each strategy's mean over its seeds (± spread when several)."""
+    """A plain-text table of each strategy's mean over its seeds (± half the range when several).
+
+    ``keys`` are :class:`StrategyRun` attributes (default: elbo, iwae, kl, active, mi,
+    final_loss); counts print as integers, ``mi`` with 2 decimals, ``bits_per_dim`` with 3.
+    """
     keys = list(keys or ("elbo", "iwae", "kl", "active", "mi", "final_loss"))
     by_name: dict[str, list[StrategyRun]] = {}
     for run in runs:
@@ -210,10 +231,35 @@ def strategy_table(runs: list[StrategyRun], keys: Iterable[str] | None = None) -
         for k in keys:
             vals = [float(getattr(r, k)) for r in group]
             mean = sum(vals) / len(vals)
-            digits = 0 if k == "active" else (2 if k == "mi" else 1)
+            digits = {"active": 0, "dims_over_0_1": 0, "mi": 2, "bits_per_dim": 3}.get(k, 1)
             cell = f"{mean:.{digits}f}"
             if len(vals) > 1:
                 cell += f" ±{(max(vals) - min(vals)) / 2:.{digits}f}"
             cells.append(f"{cell:>13}")
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
     return "\n".join(lines)
+
+
+def chapter_strategies(
+    total_steps: int, latent_dim: int = 64, group_size: int = 8
+) -> list[Strategy]:
+    """Notebook 09's five strategies for a run of ``total_steps`` optimisation steps.
+
+    constant β = 1; a linear warm-up over the first half (Bowman et al. 2016); cyclical
+    annealing with M = 4 cycles and R = 0.5 (Fu et al. 2019); free bits λ = 0.25 nats per
+    dimension; free bits λ = 2 nats per group of 8 dimensions (Kingma et al. 2016). Both
+    free-bits variants leave the same total, 0.25 · ``latent_dim`` nats, unpenalised.
+    """
+    if latent_dim % group_size:
+        raise ValueError(f"group_size {group_size} must divide latent_dim {latent_dim}")
+    per_dim = 0.25
+    return [
+        Strategy("constant β = 1"),
+        Strategy("linear warm-up", beta=LinearWarmup(max(total_steps // 2, 1))),
+        Strategy("cyclical (M=4, R=0.5)", beta=Cyclical.from_cycles(total_steps, 4, 0.5)),
+        Strategy("free bits 0.25/dim", free_bits=per_dim),
+        Strategy(
+            f"free bits {per_dim * group_size:g}/group of {group_size}",
+            free_bits=FreeBits(per_dim * group_size, group_size=group_size),
+        ),
+    ]
