@@ -14,6 +14,8 @@ module            what it holds
                   :class:`VQVAE`: conv encoder → a grid of code indices → conv decoder
 ``code_prior``    :class:`CodePrior`: a causal transformer p(k) over a VQVAE's index grids
                   (log_prob in nats, sample); :func:`train_code_prior`, :func:`code_bits`
+``autoregressive`` :class:`AutoregressiveVAE`: an MLP decoder plus an autoregressive term
+                  over the pixels (strong enough to ignore z: posterior collapse, chapter 10)
 ================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .autoregressive import AutoregressiveVAE, MaskedLinear
 from .base import VAEBase, reparameterize
 from .code_prior import CodePrior, code_bits, train_code_prior
 from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
@@ -47,6 +50,8 @@ __all__ = [
     "VectorQuantizer",
     "VQVAE",
     "CodePrior",
+    "AutoregressiveVAE",
+    "MaskedLinear",
     "train_code_prior",
     "code_bits",
     "one_hot_labels",
@@ -65,6 +70,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "HierarchicalVAE": HierarchicalVAE,
     "VQVAE": VQVAE,
     "CodePrior": CodePrior,
+    "AutoregressiveVAE": AutoregressiveVAE,
 }
 
 
