@@ -1,4 +1,4 @@
-"""The derivation tasks of ex01–ex04: each reference checked against an independent one (Bayes
+"""The derivation tasks of ex01–ex04 and ex09: each reference checked against an independent one (Bayes
 by conditioning, Monte Carlo with a standard-error tolerance, autograd stationarity), correct
 answers written other ways pass, and each known wrong derivation loses the points with its hint.
 """
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from vae_course.grading import NOT_ATTEMPTED, run_check
 from vae_course.grading.ex03 import ref_exp_expectation_gradient
 from vae_course.grading.ex04 import ref_optimal_decoder_logvar
+from vae_course.grading.ex09 import ref_mi_linear_gaussian, ref_mutual_information
 from vae_course.losses import gaussian_log_likelihood
 from vae_course.toy import LinearGaussian
 
@@ -68,6 +69,23 @@ def test_linear_gaussian_elbo_reference_matches_monte_carlo():
     assert ((log_w.mean(0) - model.elbo(x, mu, logvar)).abs() < 5 * se).all()
 
 
+def test_mi_linear_gaussian_reference_matches_monte_carlo_of_the_estimator():
+    """ex09: ½ log(1 + a²/s²) against the course's I_q estimator (exact −entropy, batch
+    mixture at one draw per example) on x ~ N(0, 1), q(z|x) = N(a x, s²): 40 batches of 2,000,
+    within 4 standard errors (the mixture's O(1/N) bias is far below that at this N)."""
+    for a, s2 in ((2.0, 0.5), (0.5, 1.0), (1.0, 0.1), (0.0, 0.7)):
+        g = _gen(11)
+        values = []
+        for _ in range(40):
+            x = torch.randn(2000, 1, generator=g, dtype=torch.float64)
+            z = a * x + math.sqrt(s2) * torch.randn(2000, 1, generator=g, dtype=torch.float64)
+            values.append(ref_mutual_information(a * x, torch.full_like(x, math.log(s2)), z))
+        v = torch.tensor(values)
+        se = float(v.std()) / math.sqrt(len(values))
+        exact = float(ref_mi_linear_gaussian(torch.tensor(a), torch.tensor(s2)))
+        assert abs(float(v.mean()) - exact) < 4 * se + 1e-3, (a, s2, float(v.mean()), exact, se)
+
+
 # ----------------------------------------------------------------------------- right answers
 def posterior_by_conditioning(x, W, b, x_var):
     C = W @ W.T + x_var * torch.eye(W.shape[0], dtype=W.dtype)
@@ -97,12 +115,19 @@ def decoder_logvar_mse(x, x_mean):
     return F.mse_loss(x_mean, x, reduction="none").flatten(1).mean(1).log()
 
 
+def mi_linear_gaussian_entropies(a, s2):  # H(z) − H(z|x), q(z) = N(0, a² + s²)
+    return 0.5 * torch.log(2 * math.pi * math.e * (a**2 + s2)) - 0.5 * torch.log(
+        2 * math.pi * math.e * s2
+    )
+
+
 RIGHT = [
     ("ex01.linear_gaussian_posterior", posterior_by_conditioning),
     ("ex01.linear_gaussian_posterior", posterior_by_precision),
     ("ex02.linear_gaussian_elbo", elbo_closed_form),
     ("ex03.exp_expectation_gradient", exp_gradient),
     ("ex04.optimal_decoder_logvar", decoder_logvar_mse),
+    ("ex09.mi_linear_gaussian", mi_linear_gaussian_entropies),
 ]
 
 
@@ -198,6 +223,17 @@ WRONG = [
         lambda x, m: (x - m).pow(2).mean().log().expand(x.shape[0]),
         "each example has its own σ²",
     ),
+    (
+        "ex09.mi_linear_gaussian",
+        lambda a, s2: 0.5 * torch.log(a**2 / s2),
+        "the encoder's own noise s² adds to it",
+    ),
+    (
+        "ex09.mi_linear_gaussian",
+        lambda a, s2: 0.5 * (a**2 + s2 - 1 - torch.log(s2)),
+        "the average KL to the prior",
+    ),
+    ("ex09.mi_linear_gaussian", lambda a, s2: torch.log1p(a**2 / s2), "a factor ½ is missing"),
 ]
 
 
