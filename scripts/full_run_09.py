@@ -1,6 +1,6 @@
 """Run notebook 09's strategy comparison over seeds, at the notebook's and FULL_RUN's budget.
 
-    nice -n 15 .venv/bin/python scripts/full_run_09.py     # 30 (default) and 100 (FULL_RUN) epochs
+    nice -n 15 .venv/bin/python scripts/full_run_09.py     # 30 (default) and 60 (FULL_RUN) epochs
     .venv/bin/python scripts/full_run_09.py --epochs 1 --seeds 0 --k 2 --out /tmp/x  # smoke run
 
 The configuration is notebook 09's: ``MLPVAE(latent_dim=64)`` (784-512-256-64) trained with
@@ -105,7 +105,7 @@ def page(results: dict) -> str:
         "Produced by `scripts/full_run_09.py` (rerun it with",
         "`nice -n 15 .venv/bin/python scripts/full_run_09.py`). Configuration: notebook 09's five",
         f"strategies on a 784-512-256-64 MLP VAE trained for {' and '.join(map(str, c['epochs']))}",
-        "epochs (the notebook's default is 30, FULL_RUN's 100), batch 128, Adam lr 1e-3, seeds",
+        "epochs (the notebook's default is 30, FULL_RUN's 60), batch 128, Adam lr 1e-3, seeds",
         f"{c['seeds']}; {c['train_digits']:,} bundled training digits, dynamically binarized;",
         f"{c['test_digits']:,} test digits, fixed binarization. Machine: {c['machine']}, torch",
         f"{c['torch']}. Numbers: `full_run/09_full_run.json`. I_q(x; z) is estimated in batches",
@@ -146,7 +146,7 @@ def page(results: dict) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--epochs", type=int, nargs="+", default=[30, 100], help="the notebook's 30, FULL_RUN's 100"
+        "--epochs", type=int, nargs="+", default=[30, 60], help="the notebook's 30, FULL_RUN's 60"
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--k", type=int, default=100, help="IWAE samples per digit")

@@ -159,6 +159,7 @@ def test_run_strategy_reports_the_true_elbo_not_the_free_bits_loss(digits):
     assert run.active == active_units(run.model, x_test)[0] == h["test_active"][-1]
     assert run.mi == pytest.approx(mutual_information(run.model, x_test, seed=0, draws=10))
     assert h["test_dims_over_0_1"][-1] == run.dims_over_0_1
+    assert h["test_mi"][-1] == pytest.approx(mutual_information(run.model, x_test, seed=0, draws=2))
     assert run.kl_per_dim.shape == (4,)
     assert run.dims_over_0_1 == int((kl_per_dimension(run.model, x_test) > 0.1).sum())
     assert run.bits_per_dim == pytest.approx(-run.iwae / (64 * math.log(2)))

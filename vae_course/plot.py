@@ -575,5 +575,5 @@ def plot_kl_per_dim(kl_per_dim: dict, ax=None, threshold: float | None = None):
         ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"{threshold:g} nats")
     ax.set(yscale="log", xlabel="latent dimensions, largest KL first", ylabel="KL (nats)")
     ax.set_title("KL per dimension on the test digits")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

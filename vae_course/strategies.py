@@ -11,7 +11,7 @@ binarized test set) and measures the model on the test set after every epoch:
 - ``test_active``: active units (Var_x E_q[z_j|x] > 0.01, as ``metrics.active_units``);
 - ``test_dims_over_0_1``: latent dimensions whose KL exceeds 0.1 nats;
 - ``test_mi``: I_q(x; z) in nats (``metrics.mutual_information``, batches of ``mi_batch``,
-  averaged over ``mi_draws`` draws).
+  averaged over ``track_mi_draws`` draws; the final ``mi`` over ``mi_draws``).
 
 After training it adds IWAE_k in nats and bits/dim and the KL of each dimension.
 :func:`compare_strategies` runs several strategies over the same seeds and budget.
@@ -141,6 +141,7 @@ def run_strategy(
     iwae_k: int = 100,
     mi_batch: int = 500,
     mi_draws: int = 10,
+    track_mi_draws: int = 2,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = dynamic_binarize,
     progress: bool = False,
     device=None,
@@ -171,7 +172,7 @@ def run_strategy(
         seed=seed,
         progress=progress,
         device=device,
-        callback=_test_tracker(model, x_test, mi_batch, seed, mi_draws),
+        callback=_test_tracker(model, x_test, mi_batch, seed, track_mi_draws),
     )
     seconds = float(sum(history["seconds"])) if history["seconds"] else time.perf_counter() - start
     run = StrategyRun(strategy, int(seed), model, history, seconds=seconds)
