@@ -17,7 +17,6 @@ CVAE a bound on log p(x|y); minus log 10 it bounds the CVAE's own log p(x)). Wri
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import platform
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from vae_course.authoring import full_run_main
 from vae_course.classifier import (
     accuracy,
     conditional_sample_accuracy,
@@ -221,30 +221,18 @@ def page(results: dict) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--epochs", type=int, nargs="+", default=[20, 60], help="the notebook's 20, FULL_RUN's 60"
+    full_run_main(
+        argv,
+        chapter="06",
+        doc=__doc__,
+        run=run,
+        page=page,
+        epochs=[20, 60],
+        epochs_help="the notebook's 20, FULL_RUN's 60",
+        out=DEFAULT_OUT,
+        docs=ROOT / "docs",
+        echo=True,
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--k", type=int, default=100, help="IWAE samples per digit")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
-    parser.add_argument(
-        "--page-only", action="store_true", help="rewrite the page from the stored JSON"
-    )
-    args = parser.parse_args(argv)
-    if args.page_only:
-        results = json.loads((args.out / "06_full_run.json").read_text())
-        target = ROOT / "docs" if args.out == DEFAULT_OUT else args.out
-        (target / "full_run_06.md").write_text(page(results))
-        return
-    t0 = time.perf_counter()
-    results = run(args.epochs, args.seeds, args.k)
-    results["config"]["total_seconds"] = round(time.perf_counter() - t0, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "06_full_run.json").write_text(json.dumps(results, indent=1) + "\n")
-    if args.out == DEFAULT_OUT:
-        (ROOT / "docs" / "full_run_06.md").write_text(page(results))
-    print(page(results))
 
 
 if __name__ == "__main__":

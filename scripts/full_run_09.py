@@ -14,15 +14,14 @@ KL (nats per digit), active units, dimensions above 0.1 nats and I_q(x; z). Writ
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import platform
-import time
 from pathlib import Path
 
 import torch
 
+from vae_course.authoring import full_run_main
 from vae_course.data import load_mnist
 from vae_course.models import MLPVAE
 from vae_course.strategies import chapter_strategies, run_strategy
@@ -144,29 +143,17 @@ def page(results: dict) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--epochs", type=int, nargs="+", default=[30, 60], help="the notebook's 30, FULL_RUN's 60"
+    full_run_main(
+        argv,
+        chapter="09",
+        doc=__doc__,
+        run=run,
+        page=page,
+        epochs=[30, 60],
+        epochs_help="the notebook's 30, FULL_RUN's 60",
+        out=DEFAULT_OUT,
+        docs=ROOT / "docs",
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--k", type=int, default=100, help="IWAE samples per digit")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
-    parser.add_argument(
-        "--page-only", action="store_true", help="rewrite the page from the stored JSON"
-    )
-    args = parser.parse_args(argv)
-    target = ROOT / "docs" if args.out == DEFAULT_OUT else args.out
-    if args.page_only:
-        results = json.loads((args.out / "09_full_run.json").read_text())
-        (target / "full_run_09.md").write_text(page(results))
-        return
-    t0 = time.perf_counter()
-    results = run(args.epochs, args.seeds, args.k)
-    results["config"]["total_seconds"] = round(time.perf_counter() - t0, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "09_full_run.json").write_text(json.dumps(results, indent=1) + "\n")
-    if args.out == DEFAULT_OUT:
-        (target / "full_run_09.md").write_text(page(results))
 
 
 if __name__ == "__main__":

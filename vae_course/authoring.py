@@ -62,3 +62,52 @@ def installed_kernelspec(kernel_name: str = "python3") -> dict[str, str]:
 
     spec = KernelSpecManager().get_kernel_spec(kernel_name)
     return {"display_name": spec.display_name, "language": spec.language, "name": kernel_name}
+
+
+def full_run_main(
+    argv,
+    *,
+    chapter: str,
+    doc: str,
+    run,
+    page,
+    epochs: list[int],
+    epochs_help: str,
+    out: Path,
+    docs: Path,
+    echo: bool = False,
+) -> None:
+    """The command line every ``scripts/full_run_NN.py`` shares (notebook NN's stored evidence).
+
+    ``run(epochs, seeds, k) -> results`` trains and measures; ``page(results) -> str`` writes
+    the Markdown page. Options: ``--epochs``, ``--seeds`` (default 0 1 2), ``--k`` (IWAE
+    samples, default 100), ``--out`` (folder for ``{chapter}_full_run.json``, default
+    ``out``), ``--page-only`` (rewrite the page from the stored JSON). With the default
+    ``out`` the page goes to ``docs / f"full_run_{chapter}.md"``, else next to the JSON.
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=list(epochs), help=epochs_help)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--k", type=int, default=100, help="IWAE samples per digit")
+    parser.add_argument("--out", type=Path, default=out, help="folder for the JSON")
+    parser.add_argument(
+        "--page-only", action="store_true", help="rewrite the page from the stored JSON"
+    )
+    args = parser.parse_args(argv)
+    stored = args.out / f"{chapter}_full_run.json"
+    target = (docs if args.out == out else args.out) / f"full_run_{chapter}.md"
+    if args.page_only:
+        target.write_text(page(json.loads(stored.read_text())))
+        return
+    t0 = time.perf_counter()
+    results = run(args.epochs, args.seeds, args.k)
+    results["config"]["total_seconds"] = round(time.perf_counter() - t0, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stored.write_text(json.dumps(results, indent=1) + "\n")
+    if args.out == out:
+        target.write_text(page(results))
+    if echo:
+        print(page(results))
