@@ -143,6 +143,10 @@ HELDOUT_EX07 = _script("mutants_heldout_ex07")
 # right answer); the survivors (float32 distances, a random tie-break, float32 codes, results
 # moved to the CPU) led to a float64 near-tie case, float64-tight values and an EMA device case.
 HELDOUT_EX08 = _script("mutants_heldout_ex08")
+# ex09's held-out batch (95): 94 killed first (seeds 11, 12); the survivor (an in-place clamp of
+# logvar to ±10 through .data) and a seed-dependent one (an MI estimate clamped at 0) led to a
+# logvar case from -15 to 12 and an ignore-x case whose estimate is surely negative.
+HELDOUT_EX09 = _script("mutants_heldout_ex09")
 MUTANTS = (
     _script("mutation_check").MUTANTS
     + [m[:2] for m in HELDOUT.MUTANTS]
@@ -150,6 +154,7 @@ MUTANTS = (
     + [m[:2] for m in HELDOUT_EX06.MUTANTS]
     + [m[:2] for m in HELDOUT_EX07.MUTANTS]
     + [m[:2] for m in HELDOUT_EX08.MUTANTS]
+    + [m[:2] for m in HELDOUT_EX09.MUTANTS]
 )
 
 
@@ -166,6 +171,7 @@ SOLUTIONS = {
     **HELDOUT_EX06.SOLUTIONS,
     **HELDOUT_EX07.SOLUTIONS,
     **HELDOUT_EX08.SOLUTIONS,
+    **HELDOUT_EX09.SOLUTIONS,
 }
 
 
@@ -175,7 +181,7 @@ def test_the_heldout_batchs_own_solutions_pass(task):
     assert run_check(task, SOLUTIONS[task], seed=11).passed
 
 
-ALTERNATIVES = HELDOUT_EX07.ALTERNATIVES + HELDOUT_EX08.ALTERNATIVES
+ALTERNATIVES = HELDOUT_EX07.ALTERNATIVES + HELDOUT_EX08.ALTERNATIVES + HELDOUT_EX09.ALTERNATIVES
 
 
 @pytest.mark.parametrize(

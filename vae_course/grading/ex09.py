@@ -556,6 +556,8 @@ class StrategyLoss(Check):
             }
 
         extreme = batch(8, 4, 2.0, 0.25, 1, scale=40.0)  # sigmoid rounds to 0 or 1 in float32
+        wide = batch(6, 6, 1.0, 0.25, 2)
+        wide["logvar"] = torch.linspace(-15.0, 12.0, 36).reshape(6, 6)  # beyond any ±10 clamp
         return [
             Case(
                 "(16, 1, 6, 6) images, D = 8, β = 1, λ = 0.25 per dimension",
@@ -573,6 +575,7 @@ class StrategyLoss(Check):
                 batch(7, 9, 0.7, 0.4, 3, dtype=torch.float64),
             ),
             Case("logits up to ±150 (sigmoid rounds to 0 or 1 in float32), β = 2", extreme),
+            Case("logvar from −15 to 12 (very narrow and very wide posteriors)", wide),
             Case(_DEVICE_CASE, {**batch(4, 4, 1.0, 0.25, 1), "device": True}),
         ]
 
@@ -829,10 +832,16 @@ class MutualInformation(Check):
             return {"mu": mu.to(dtype), "logvar": logvar.to(dtype), "z": z.to(dtype)}
 
         ignore = case(100, 3, 0.0, 0.0, 0.0)
+        near_zero = case(60, 4, 0.0, 0.0, 0.0)
+        near_zero["z"] = near_zero["z"] * 0.1  # draws near the mean: the estimate is ≈ −d/2
         return [
             Case("N = 64 posteriors in d = 4, partly informative", case(64, 4, 1.0, -2.0, 0.0)),
             Case("N = 200, d = 2", case(200, 2, 1.5, -1.5, 0.5)),
             Case("codes that ignore x (every posterior N(0, I)), N = 100", ignore),
+            Case(
+                "codes that ignore x, on draws near 0 (this estimate is negative, about −d/2)",
+                near_zero,
+            ),
             Case(
                 "codes that tell the examples apart (narrow, far apart), N = 50",
                 case(50, 3, 8.0, -6.0, -4.0),
