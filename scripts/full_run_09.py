@@ -127,13 +127,12 @@ def page(results: dict) -> str:
         for name in names:
             rows = [r for r in runs if r["strategy"] == name and r["epochs"] == epochs]
             parts = []
-            for key, label in (
-                ("iwae", f"IWAE_{k}"),
-                ("kl", "KL"),
-                ("dims_over_0_1", "dims > 0.1"),
-            ):
+            for key, label in (("iwae", f"IWAE_{k}"), ("kl", "KL")):
                 m, lo, hi = _mean(rows, key)
                 parts.append(f"{label} {m:.2f} ({lo:.2f} to {hi:.2f})")
+            for key, label in (("active", "active units"), ("dims_over_0_1", "dims > 0.1")):
+                m, lo, hi = _mean(rows, key)
+                parts.append(f"{label} {m:.1f} ({lo} to {hi})")
             if name != names[0]:
                 w, n = wins_over_constant(runs, name, epochs)
                 parts.append(f"above constant β in {w} of {n} seeds")

@@ -28,7 +28,7 @@ from vae_course.schedules import Cyclical
 
 # ----------------------------------------------------------------------------- references
 def fu_eq7(t, total, cycles, ratio):
-    """Fu et al. 2019, eq. (7) as printed (t from 1 there, from 0 here)."""
+    """Fu et al. 2019's formula as printed (t from 1 there, from 0 here)."""
     tau = (t % math.ceil(total / cycles)) / (total / cycles)
     return tau / ratio if tau <= ratio else 1.0
 
@@ -127,7 +127,7 @@ def cyclical_right(step, total_steps, cycles, ratio):
     return min((step % length) / (ratio * length), 1.0)
 
 
-def cyclical_fu(step, total_steps, cycles, ratio):  # eq. (7) as printed: T/M in the ramp
+def cyclical_fu(step, total_steps, cycles, ratio):  # the paper's formula: T/M in the ramp
     tau = (step % math.ceil(total_steps / cycles)) / (total_steps / cycles)
     return tau / ratio if tau <= ratio else 1.0
 

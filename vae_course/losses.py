@@ -253,6 +253,8 @@ def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float | FreeBits) -> torch
     Returns a scalar (nats per example). A group whose KL is below λ contributes the
     constant λ, so no gradient pushes it towards the prior; with λ = 0 this is ``Σ_j KL_j``.
     """
+    if not isinstance(free_bits, FreeBits) and not free_bits >= 0:
+        raise ValueError(f"free_bits must be >= 0 nats per dimension, got {free_bits}")
     fb = free_bits if isinstance(free_bits, FreeBits) else FreeBits(float(free_bits))
     if kl_per_dim.dim() != 1:
         raise ValueError(

@@ -510,7 +510,7 @@ def plot_schedules(schedules: dict, total_steps: int, steps_per_epoch: int | Non
         beta = np.array(
             [schedule(int(t)) if callable(schedule) else float(schedule) for t in steps]
         )
-        ax.plot(x, beta, label=name)
+        ax.plot(x, beta, label=name, ls="--" if np.ptp(beta) == 0 else "-")  # constants dashed
     ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel="β (KL weight)")
     ax.set_title("KL weight over training")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -199,7 +199,7 @@ def _cycle_variants(t, m, r):
 
 class CyclicalBeta(Check):
     """Every step 0..T−1 of a schedule, compared with the package's (⌈T/M⌉ in the ramp) or
-    with Fu et al.'s eq. (7) as printed (T/M in the ramp): both are right."""
+    with Fu et al.'s formula as printed (T/M in the ramp): both are right."""
 
     id = "ex09.cyclical_beta"
     function = "cyclical_beta"
