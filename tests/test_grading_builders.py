@@ -205,3 +205,16 @@ def test_mutant_report_fails_when_a_mutant_survives_or_a_solution_fails(capsys):
     assert "survivors: ex01.log_mean_exp:" in capsys.readouterr().out
     assert report([], {"ex01.log_mean_exp": wrong}, seeds=(1,), argv=["--sanity"]) == 1
     assert report([], {"ex01.log_mean_exp": right}, seeds=(1,), argv=["--sanity"]) == 0
+
+
+def test_sanity_alternatives_flags_a_wrong_answer(capsys):
+    from vae_course.grading.mutants import sanity_alternatives
+
+    right = HELDOUT.SOLUTIONS["ex01.log_mean_exp"]
+
+    def wrong(a, dim=0):
+        return torch.logsumexp(a, dim=dim)  # missing −log K
+
+    assert sanity_alternatives([("ex01.log_mean_exp", right)], (1,)) == 0
+    assert sanity_alternatives([("ex01.log_mean_exp", wrong)], (1,)) == 1
+    assert "failing right answers: ex01.log_mean_exp:wrong" in capsys.readouterr().out

@@ -275,3 +275,10 @@ def test_plot_helpers_draw_their_data():
     assert ax.lines[1].get_ydata()[0] == 0.25
     with pytest.raises(ValueError, match=r"shape \(D,\)"):
         plot_kl_per_dim({"r": torch.zeros(2, 2)})
+
+
+def test_zero_epochs_measures_the_initial_model(digits):
+    x_train, x_test = digits
+    run = run_strategy(Strategy("none"), small_model, x_train, x_test, epochs=0, device="cpu")
+    assert run.history["epoch"] == [] and math.isfinite(run.elbo) and run.elbo < 0
+    assert math.isnan(run.final_loss)

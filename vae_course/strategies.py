@@ -176,9 +176,10 @@ def run_strategy(
     )
     seconds = float(sum(history["seconds"])) if history["seconds"] else time.perf_counter() - start
     run = StrategyRun(strategy, int(seed), model, history, seconds=seconds)
-    last = {k: history[f"test_{k}"][-1] for k in ("elbo", "reconstruction", "kl")}
-    if epochs == 0:
+    if epochs == 0:  # nothing trained: measure the initial model
         last = elbo_estimate(model, x_test)
+    else:
+        last = {k: history[f"test_{k}"][-1] for k in ("elbo", "reconstruction", "kl")}
     run.elbo, run.reconstruction, run.kl = last["elbo"], last["reconstruction"], last["kl"]
     run.active = active_units(model, x_test)[0]
     run.mi = mutual_information(model, x_test, batch_size=mi_batch, seed=seed, draws=mi_draws)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from .checks import CheckResult, run_check
 
-__all__ = ["judge", "report"]
+__all__ = ["judge", "report", "sanity_alternatives"]
 
 
 def judge(task: str, fn: Callable, seeds: Sequence[int]) -> tuple[bool, list[CheckResult]]:
@@ -65,3 +65,23 @@ def report(
     print(f"{len(mutants) - len(survivors)} of {len(mutants)} killed")
     print("survivors:", ", ".join(survivors) if survivors else "none")
     return 1 if survivors else 0
+
+
+def sanity_alternatives(alternatives: Sequence[tuple[str, Callable]], seeds: Sequence[int]) -> int:
+    """Run right answers written differently from the solution; print one line each.
+
+    ``alternatives``: (task id, function) pairs, each of which must pass on every seed.
+    Returns 0 when all pass, 1 otherwise (an exit status for a batch's ``--sanity``).
+    """
+    bad = []
+    for task, fn in alternatives:
+        _, results = judge(task, fn, seeds)
+        ok = all(r.passed for r in results)
+        msg = next((r.message for r in results if not r.passed), "")
+        print(f"{'ok    ' if ok else 'FAILED'} {task:36s} {fn.__name__:28s} {msg[:150]}")
+        if not ok:
+            bad.append(f"{task}:{fn.__name__}")
+    print(f"{len(alternatives) - len(bad)} of {len(alternatives)} other right answers pass")
+    if bad:
+        print("failing right answers:", ", ".join(bad))
+    return 1 if bad else 0
