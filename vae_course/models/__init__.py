@@ -16,6 +16,10 @@ module            what it holds
                   (log_prob in nats, sample); :func:`train_code_prior`, :func:`code_bits`
 ``autoregressive`` :class:`AutoregressiveVAE`: an MLP decoder plus an autoregressive term
                   over the pixels (strong enough to ignore z: posterior collapse, chapter 10)
+``gaussian``      :class:`GaussianMLPVAE`: the MLP VAE with a Gaussian decoder of fixed or
+                  learned variance σ², for grey levels (blur, chapter 10)
+``mean_reduction`` :class:`MeanReductionVAE`: the MLP VAE trained with a pixel-*mean*
+                  reconstruction against a summed KL (the everyday collapse, chapters 04, 10)
 ================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
@@ -35,7 +39,9 @@ from .base import VAEBase, reparameterize
 from .code_prior import CodePrior, code_bits, train_code_prior
 from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
 from .conv import ConvVAE
+from .gaussian import GaussianMLPVAE
 from .hierarchical import HierarchicalVAE, precision_weighted_merge
+from .mean_reduction import MeanReductionVAE
 from .mlp import MLPVAE
 from .vq import VQVAE, VectorQuantizer
 
@@ -52,6 +58,8 @@ __all__ = [
     "CodePrior",
     "AutoregressiveVAE",
     "MaskedLinear",
+    "GaussianMLPVAE",
+    "MeanReductionVAE",
     "train_code_prior",
     "code_bits",
     "one_hot_labels",
@@ -71,6 +79,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "VQVAE": VQVAE,
     "CodePrior": CodePrior,
     "AutoregressiveVAE": AutoregressiveVAE,
+    "GaussianMLPVAE": GaussianMLPVAE,
+    "MeanReductionVAE": MeanReductionVAE,
 }
 
 
