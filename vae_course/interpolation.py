@@ -37,6 +37,8 @@ def decode_paths(
             f"x_a and x_b must both be (P, C, H, W) with the same shape; "
             f"got {tuple(x_a.shape)} and {tuple(x_b.shape)}"
         )
+    if x_a.shape[0] == 0:
+        raise ValueError("x_a and x_b hold no images: need at least one pair (P >= 1)")
     mu_a, _ = encode_means(model, x_a)
     mu_b, _ = encode_means(model, x_b)
     z = torch.stack(

@@ -31,6 +31,11 @@ from .mlp import MLPVAE
 __all__ = ["GaussianMLPVAE"]
 
 
+def _is_number(v: object) -> bool:
+    """An int or float, not a bool (True is not a variance)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 class GaussianMLPVAE(MLPVAE):
     """The fully connected VAE of :class:`MLPVAE` with a Gaussian decoder of variance σ².
 
@@ -48,10 +53,12 @@ class GaussianMLPVAE(MLPVAE):
         image_shape: tuple[int, int, int] | list[int] = (1, 28, 28),
     ):
         super().__init__(latent_dim=latent_dim, hidden_dims=hidden_dims, image_shape=image_shape)
-        if x_var is not None and not (isinstance(x_var, (int, float)) and x_var > 0):
-            raise ValueError(f"x_var must be a variance > 0, or None to learn it; got {x_var!r}")
-        if not min_var > 0:
-            raise ValueError(f"min_var must be > 0, got {min_var!r}")
+        if x_var is not None and not (_is_number(x_var) and 0 < x_var < math.inf):
+            raise ValueError(
+                f"x_var must be a finite variance > 0, or None to learn it; got {x_var!r}"
+            )
+        if not (_is_number(min_var) and 0 < min_var < math.inf):
+            raise ValueError(f"min_var must be a finite number > 0, got {min_var!r}")
         self.config["x_var"] = None if x_var is None else float(x_var)
         self.config["min_var"] = float(min_var)
         self.learned_var = x_var is None
