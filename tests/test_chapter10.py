@@ -634,3 +634,132 @@ def test_a_factorised_gaussian_predicts_the_weighted_average(var):
     # the unweighted mean is not the answer when the weights are unequal
     assert (x.mean(0) - closed).abs().max() > 0.01
     assert objective(x.mean(0)) < objective(closed)
+
+
+# ----------------------------------------------------------------- notebook 10's experiments
+def test_collapse_setups_are_the_four_runs_of_the_notebook():
+    from vae_course.common_issues import collapse_setups
+    from vae_course.models import AutoregressiveVAE
+
+    setups = collapse_setups(latent_dim=5, free_bits=0.25)
+    names = [s.name for s, _ in setups]
+    assert names == [
+        "VAE",
+        "mean-reduction bug",
+        "autoregressive decoder",
+        "autoregressive + free bits",
+    ]
+    kinds = [type(make()) for _, make in setups]
+    assert kinds == [MLPVAE, MeanReductionVAE, AutoregressiveVAE, AutoregressiveVAE]
+    assert [s.free_bits for s, _ in setups] == [0.0, 0.0, 0.0, 0.25]
+    assert all(s.beta == 1.0 for s, _ in setups)
+    assert all(make().latent_dim == 5 for _, make in setups)
+    a, b = setups[0][1](), setups[0][1]()
+    assert a is not b  # a fresh model each call
+
+
+def test_interpolation_pairs_have_different_labels_and_repeat_with_the_seed():
+    from vae_course.common_issues import interpolation_pairs
+
+    labels = torch.arange(100) % 10
+    a, b = interpolation_pairs(labels, n_pairs=20, seed=3)
+    assert a.shape == b.shape == (20,)
+    assert bool((labels[a] != labels[b]).all())
+    assert len(set(a.tolist()) | set(b.tolist())) == 40  # no digit used twice
+    a2, b2 = interpolation_pairs(labels, n_pairs=20, seed=3)
+    assert torch.equal(a, a2) and torch.equal(b, b2)
+    a3, _ = interpolation_pairs(labels, n_pairs=20, seed=4)
+    assert not torch.equal(a, a3)
+    with pytest.raises(ValueError, match="only .* pairs"):
+        interpolation_pairs(torch.zeros(100, dtype=torch.long), n_pairs=5)
+    with pytest.raises(ValueError, match="integers"):
+        interpolation_pairs(torch.zeros(100), n_pairs=5)
+
+
+def test_blur_table_equals_direct_measurements():
+    from vae_course.common_issues import blur_table
+    from vae_course.diagnostics import high_frequency_ratio, sharpness
+
+    torch.manual_seed(0)
+    model = _small(GaussianMLPVAE, x_var=0.5)
+    real = torch.rand(12, 1, 28, 28)
+    x = torch.rand(7, 1, 28, 28)
+    rows = blur_table({"g": (model, x)}, real, n_samples=9, seed=5)
+    assert list(rows) == ["real digits", "g"]
+    assert rows["real digits"]["sharpness"] == pytest.approx(float(sharpness(real).mean()))
+    assert rows["real digits"]["samples_sharpness"] == pytest.approx(
+        float(sharpness(real[:9]).mean())
+    )
+    assert math.isnan(rows["real digits"]["kl"])
+    rec = model.reconstruct(x)
+    torch.manual_seed(5)
+    _ = model.reconstruct(x)  # blur_table seeds, reconstructs (deterministic), then samples
+    samples = model.sample(9)
+    assert rows["g"]["sharpness"] == pytest.approx(float(sharpness(rec).mean()), rel=1e-6)
+    assert rows["g"]["hf_ratio"] == pytest.approx(float(high_frequency_ratio(rec).mean()), rel=1e-6)
+    assert rows["g"]["samples_sharpness"] == pytest.approx(
+        float(sharpness(samples).mean()), rel=1e-6
+    )
+    assert rows["g"]["kl"] == pytest.approx(float(kl_per_dimension(model, x).sum()), rel=1e-6)
+
+
+def test_train_gaussian_decoders_trains_one_model_per_variance(mnist):
+    from vae_course.common_issues import GAUSSIAN_VARIANCES, train_gaussian_decoders
+
+    models = train_gaussian_decoders(mnist.x_train[:256], epochs=1, latent_dim=4, seed=0)
+    assert list(models) == list(GAUSSIAN_VARIANCES)
+    fixed = [m.x_var for n, m in models.items() if GAUSSIAN_VARIANCES[n] is not None]
+    assert fixed == pytest.approx([1.0, 0.5])
+    learned = models["Gaussian σ² learned"]
+    assert learned.learned_var and 1e-4 <= learned.x_var < 0.5  # moved to the batches' MSE
+    again = train_gaussian_decoders(
+        mnist.x_train[:256], epochs=1, latent_dim=4, seed=0, variances={"one": 1.0}
+    )
+    first = models["Gaussian σ²=1"].state_dict()
+    assert all(torch.equal(first[k], v) for k, v in again["one"].state_dict().items())
+
+
+def _stored_run(epochs, seed, *, bug_kl=0.0, ar_kl=3.0, vae_kl=10.0, ae_jump=1.2):
+    collapse = {
+        "VAE": {"kl": vae_kl, "mi": 5.0, "iwae": -140.0, "active": 16, "dims_over_0_1": 14},
+        "mean-reduction bug": {"kl": bug_kl, "mi": 0.01, "active": 0, "dims_over_0_1": 0},
+        "autoregressive decoder": {"kl": ar_kl, "mi": 4.0, "iwae": -128.0},
+        "autoregressive + free bits": {"kl": 8.5, "dims_over_0_1": 16},
+    }
+    blur = {
+        "real digits": {"sharpness": 0.12, "kl": None},
+        "Bernoulli": {"sharpness": 0.08, "kl": 12.0},
+        "Gaussian σ²=1": {"sharpness": 0.06, "kl": 2.0},
+        "Gaussian σ²=½ (MSE)": {"sharpness": 0.07, "kl": 5.0},
+        "Gaussian σ² learned": {"sharpness": 0.09, "kl": 30.0},
+    }
+    paths = {
+        "autoencoder, linear": {"jump_ratio": ae_jump, "middle_confident_share": 0.5},
+        "autoencoder, spherical": {"jump_ratio": 1.2, "middle_confident_share": 0.6},
+        "VAE, linear": {"jump_ratio": 1.3, "middle_confident_share": 0.4},
+        "VAE, spherical": {"jump_ratio": 1.3, "middle_confident_share": 0.5},
+        "autoencoder, prior samples": {"confident_share": 0.05},
+        "VAE, prior samples": {"confident_share": 0.2},
+    }
+    return {"epochs": epochs, "seed": seed, "collapse": collapse, "blur": blur, "paths": paths}
+
+
+def test_claim_counts_count_the_seeds_where_each_claim_held():
+    from vae_course.common_issues import CLAIMS, claim_counts
+
+    runs = [
+        _stored_run(12, 0),
+        _stored_run(12, 1, bug_kl=0.5, ar_kl=6.0),  # bug not collapsed; AR KL above half
+        _stored_run(40, 0, ae_jump=1.5),  # the autoencoder jumpier at 40 epochs
+    ]
+    counts = claim_counts({"config": {"epochs": [12, 40]}, "runs": runs})
+    assert list(counts) == [label for label, _ in CLAIMS]
+    by = {label: c for label, c in counts.items()}
+    assert by["mean-reduction bug collapsed (KL < 0.05, 0 active, I_q < 0.05)"] == {
+        12: (1, 2),
+        40: (1, 1),
+    }
+    assert by["autoregressive KL < half the VAE's"] == {12: (1, 2), 40: (1, 1)}
+    assert by["linear paths: autoencoder jump ratio ≤ VAE's"] == {12: (2, 2), 40: (0, 1)}
+    assert by["Gaussians: sharpness learned > ½ > 1"] == {12: (2, 2), 40: (1, 1)}
+    assert by["prior samples: VAE confident share > autoencoder's"] == {12: (2, 2), 40: (1, 1)}

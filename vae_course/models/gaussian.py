@@ -62,7 +62,8 @@ class GaussianMLPVAE(MLPVAE):
         self.config["x_var"] = None if x_var is None else float(x_var)
         self.config["min_var"] = float(min_var)
         self.learned_var = x_var is None
-        self._seen_batch = False
+        # whether a training batch has set σ² yet (a buffer, so a loaded checkpoint remembers)
+        self.register_buffer("var_initialised", torch.tensor(False))
         self.min_var = float(min_var)
         # log σ² of p(x|z); when learned, starts at σ² = 1 and follows each batch's optimum
         self.register_buffer("x_logvar", torch.tensor(0.0 if x_var is None else math.log(x_var)))
@@ -82,9 +83,9 @@ class GaussianMLPVAE(MLPVAE):
         if self.learned_var and self.training:
             with torch.no_grad():  # σ² that maximises this batch's likelihood, a constant here
                 best = ((x - mean) ** 2).mean().clamp(min=self.min_var).log()
-                if not self._seen_batch:
+                if not bool(self.var_initialised):
                     self.x_logvar.copy_(best)
-                    self._seen_batch = True
+                    self.var_initialised.fill_(True)
                 else:  # running average of log σ² for evaluation
                     self.x_logvar.mul_(0.9).add_(0.1 * best)
             x_logvar = best
