@@ -1,6 +1,7 @@
-"""The derivation tasks of ex01–ex04 and ex09: each reference checked against an independent one (Bayes
-by conditioning, Monte Carlo with a standard-error tolerance, autograd stationarity), correct
-answers written other ways pass, and each known wrong derivation loses the points with its hint.
+"""The derivation tasks of ex01–ex04, ex09 and ex10: each reference checked against an independent one
+(Bayes by conditioning, Monte Carlo with a standard-error tolerance, autograd stationarity, autograd
+of the losses themselves), correct answers written other ways pass, and each known wrong derivation
+loses the points with its hint.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from vae_course.grading import NOT_ATTEMPTED, run_check
 from vae_course.grading.ex03 import ref_exp_expectation_gradient
 from vae_course.grading.ex04 import ref_optimal_decoder_logvar
 from vae_course.grading.ex09 import ref_mi_linear_gaussian, ref_mutual_information
+from vae_course.grading.ex10 import ref_effective_beta
 from vae_course.losses import gaussian_log_likelihood
 from vae_course.toy import LinearGaussian
 
@@ -86,6 +88,57 @@ def test_mi_linear_gaussian_reference_matches_monte_carlo_of_the_estimator():
         assert abs(float(v.mean()) - exact) < 4 * se + 1e-3, (a, s2, float(v.mean()), exact, se)
 
 
+def _reduced_and_beta_losses(rec_reduction, kl_reduction, beta, seed=21):
+    """ex10's two losses on one random batch, written with torch's own reductions: the loss
+    with ``rec_reduction`` over the pixels and ``kl_reduction`` over the latent dimensions (both
+    averaged over the batch, as ``F.binary_cross_entropy_with_logits`` and ``.mean()`` do), and
+    the β-weighted negative ELBO; with the leaves (logits, mu, logvar)."""
+    g = _gen(seed)
+    b, d = 8, 5
+    x = (torch.rand(b, 1, 3, 4, generator=g) < 0.4).double()  # P = 12 pixels
+    logits = torch.randn(b, 1, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    mu = torch.randn(b, d, generator=g, dtype=torch.float64, requires_grad=True)
+    logvar = (0.5 * torch.randn(b, d, generator=g, dtype=torch.float64)).requires_grad_(True)
+    kl = -0.5 * (1 + logvar - mu**2 - logvar.exp())  # (B, D)
+    if rec_reduction == "mean":  # torch's default: the mean over B·P entries
+        rec = F.binary_cross_entropy_with_logits(logits, x)
+    else:
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / b
+    kl_term = kl.mean() if kl_reduction == "mean" else kl.sum(1).mean()
+    nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    beta_loss = (nll + beta * kl.sum(1)).mean()
+    return rec + kl_term, beta_loss, (logits, mu, logvar)
+
+
+@pytest.mark.parametrize("rec_reduction", ["sum", "mean"])
+@pytest.mark.parametrize("kl_reduction", ["sum", "mean"])
+def test_effective_beta_reference_makes_the_reduced_loss_a_rescaled_beta_loss(
+    rec_reduction, kl_reduction
+):
+    """ex10: with β = ref_effective_beta(P, D, ...), the loss written with torch's reductions is
+    one positive constant times the β-weighted negative ELBO, in value and in every gradient
+    (w.r.t. the logits, which only the reconstruction sees, and mu, logvar, which only the KL
+    sees), so both have the same minimisers; β·2 or β/2 breaks the proportionality."""
+    beta = ref_effective_beta(12, 5, rec_reduction, kl_reduction)
+
+    def grads_and_ratio(b):
+        reduced, beta_loss, leaves = _reduced_and_beta_losses(rec_reduction, kl_reduction, b)
+        g_red = torch.cat(
+            [t.reshape(-1) for t in torch.autograd.grad(reduced, leaves, retain_graph=True)]
+        )
+        g_beta = torch.cat([t.reshape(-1) for t in torch.autograd.grad(beta_loss, leaves)])
+        c = float(g_red @ g_beta / (g_beta @ g_beta))
+        return g_red, g_beta, c, float(reduced.detach()), float(beta_loss.detach())
+
+    g_red, g_beta, c, reduced, beta_loss = grads_and_ratio(beta)
+    assert c > 0
+    torch.testing.assert_close(g_red, c * g_beta, rtol=1e-10, atol=1e-12)
+    assert reduced == pytest.approx(c * beta_loss, rel=1e-10)
+    for wrong in (2 * beta, beta / 2):
+        g_red, g_beta, c, _, _ = grads_and_ratio(wrong)
+        assert not torch.allclose(g_red, c * g_beta, rtol=1e-3, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- right answers
 def posterior_by_conditioning(x, W, b, x_var):
     C = W @ W.T + x_var * torch.eye(W.shape[0], dtype=W.dtype)
@@ -121,6 +174,15 @@ def mi_linear_gaussian_entropies(a, s2):  # H(z) − H(z|x), q(z) = N(0, a² + s
     )
 
 
+def effective_beta_ratio(pixels, latent_dim, rec_reduction, kl_reduction):
+    weights = {"sum": (1.0, 1.0), "mean": (float(pixels), float(latent_dim))}
+    if rec_reduction not in weights or kl_reduction not in weights:
+        raise ValueError(f"reductions are 'sum' or 'mean', got {rec_reduction!r}, {kl_reduction!r}")
+    if pixels < 1 or latent_dim < 1:
+        raise ValueError(f"need pixels, latent_dim >= 1, got {pixels}, {latent_dim}")
+    return weights[rec_reduction][0] / weights[kl_reduction][1]
+
+
 RIGHT = [
     ("ex01.linear_gaussian_posterior", posterior_by_conditioning),
     ("ex01.linear_gaussian_posterior", posterior_by_precision),
@@ -128,6 +190,7 @@ RIGHT = [
     ("ex03.exp_expectation_gradient", exp_gradient),
     ("ex04.optimal_decoder_logvar", decoder_logvar_mse),
     ("ex09.mi_linear_gaussian", mi_linear_gaussian_entropies),
+    ("ex10.effective_beta", effective_beta_ratio),
 ]
 
 
@@ -234,6 +297,21 @@ WRONG = [
         "the average KL to the prior",
     ),
     ("ex09.mi_linear_gaussian", lambda a, s2: torch.log1p(a**2 / s2), "a factor ½ is missing"),
+    (
+        "ex10.effective_beta",
+        lambda p, d, r, k: 1 / effective_beta_ratio(p, d, r, "sum") / (d if k == "mean" else 1),
+        "P, not 1/P",
+    ),
+    (
+        "ex10.effective_beta",
+        lambda p, d, r, k: effective_beta_ratio(p, d, r, "sum") * (d if k == "mean" else 1),
+        "a weight 1/D, not D",
+    ),
+    (
+        "ex10.effective_beta",
+        lambda p, d, r, k: 64 * effective_beta_ratio(p, d, r, k),
+        "the batch size cancels",
+    ),
 ]
 
 
