@@ -62,3 +62,17 @@ def test_bad_images_are_refused():
         sharpness(torch.zeros(2, 4, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="at least 2 steps"):
         path_jumps(torch.zeros(1, 1, 1, 2, 2))
+
+
+def test_sharpness_is_a_mean_total_variation_so_edges_tie_ramps_and_blur_lowers_strokes():
+    """What the docstring states: an edge and a ramp of the same rise tie; a blurred stroke scores less."""
+    w = 8
+    edge = torch.zeros(1, w, w)
+    edge[..., w // 2 :] = 1.0
+    ramp = torch.linspace(0, 1, w).repeat(w, 1)[None]
+    assert torch.allclose(sharpness(edge), sharpness(ramp), atol=1e-6)
+    stroke = torch.zeros(1, w, w)
+    stroke[..., 3] = 1.0  # a one-pixel vertical stroke
+    blurred = torch.zeros(1, w, w)
+    blurred[..., 2], blurred[..., 3], blurred[..., 4] = 0.25, 0.5, 0.25  # the same ink, spread
+    assert float(sharpness(blurred)) < float(sharpness(stroke))

@@ -34,7 +34,9 @@ def sharpness(images: torch.Tensor) -> torch.Tensor:
 
     With forward differences dx = x[:, i, j+1] − x[:, i, j] and dy = x[:, i+1, j] − x[:, i, j]
     on the (H−1) × (W−1) grid where both exist: mean of sqrt(dx² + dy²). A constant image
-    scores 0; blurring an image lowers its score; a sharp 0/1 edge scores more than a ramp.
+    scores 0. It is a mean total variation: a 0→1 edge and a ramp with the same rise across the
+    image score the same, but blurring a thin stroke (a rise and a fall) lowers its peak and
+    so its score, which is why blurry digits score lower than real ones.
     """
     x = _as_stack(images)
     dx = x[:, :-1, 1:] - x[:, :-1, :-1]

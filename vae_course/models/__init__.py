@@ -15,7 +15,7 @@ module            what it holds
 ``code_prior``    :class:`CodePrior`: a causal transformer p(k) over a VQVAE's index grids
                   (log_prob in nats, sample); :func:`train_code_prior`, :func:`code_bits`
 ``autoregressive`` :class:`AutoregressiveVAE`: an MLP decoder plus an autoregressive term
-                  over the pixels (strong enough to ignore z: posterior collapse, chapter 10)
+                  over the pixels (it needs z less: a partial posterior collapse, chapter 10)
 ``gaussian``      :class:`GaussianMLPVAE`: the MLP VAE with a Gaussian decoder of fixed or
                   learned variance σ², for grey levels (blur, chapter 10)
 ``mean_reduction`` :class:`MeanReductionVAE`: the MLP VAE trained with a pixel-*mean*
