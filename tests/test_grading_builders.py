@@ -147,6 +147,12 @@ HELDOUT_EX08 = _script("mutants_heldout_ex08")
 # logvar to ±10 through .data) and a seed-dependent one (an MI estimate clamped at 0) led to a
 # logvar case from -15 to 12 and an ignore-x case whose estimate is surely negative.
 HELDOUT_EX09 = _script("mutants_heldout_ex09")
+# ex10's held-out batch (87 functions + 22 values for the two answer variables): 103 of 109
+# killed first (seeds 11, 12); the survivors (slerp's fallback tested on sin Ω < ε, on ‖z‖² or
+# on ‖z0‖·‖z1‖; t in float32 for float64 codes; exp_() on logvar when it needs no gradient;
+# a ValueError saying "invalid arguments") led to a near-antiparallel float64 case, a code of
+# norm 2e-6, float64-tight paths, a torch.no_grad() case and messages that name the argument.
+HELDOUT_EX10 = _script("mutants_heldout_ex10")
 MUTANTS = (
     _script("mutation_check").MUTANTS
     + [m[:2] for m in HELDOUT.MUTANTS]
@@ -155,6 +161,7 @@ MUTANTS = (
     + [m[:2] for m in HELDOUT_EX07.MUTANTS]
     + [m[:2] for m in HELDOUT_EX08.MUTANTS]
     + [m[:2] for m in HELDOUT_EX09.MUTANTS]
+    + [m[:2] for m in HELDOUT_EX10.MUTANTS]
 )
 
 
@@ -165,6 +172,19 @@ def test_every_mutant_loses_its_points(task, fn):
         assert not res.passed and res.points == 0, f"{fn.__name__} passed with seed {seed}"
 
 
+# wrong answers to the value tasks (predict-then-run, a diagnosis): graded as values, not called
+VALUE_MUTANTS = [m[:3] for m in HELDOUT_EX10.VALUE_MUTANTS]
+
+
+@pytest.mark.parametrize(
+    "task, value", [m[::2] for m in VALUE_MUTANTS], ids=[f"{t}-{n}" for t, n, _ in VALUE_MUTANTS]
+)
+def test_every_wrong_value_loses_its_points(task, value):
+    for seed in (1, 2):
+        res = run_check(task, value, seed=seed, max_points=2)
+        assert not res.passed and res.points == 0, f"{value!r} passed with seed {seed}"
+
+
 SOLUTIONS = {
     **HELDOUT.SOLUTIONS,
     **HELDOUT_EX05.SOLUTIONS,
@@ -172,6 +192,7 @@ SOLUTIONS = {
     **HELDOUT_EX07.SOLUTIONS,
     **HELDOUT_EX08.SOLUTIONS,
     **HELDOUT_EX09.SOLUTIONS,
+    **HELDOUT_EX10.SOLUTIONS,
 }
 
 
@@ -181,7 +202,12 @@ def test_the_heldout_batchs_own_solutions_pass(task):
     assert run_check(task, SOLUTIONS[task], seed=11).passed
 
 
-ALTERNATIVES = HELDOUT_EX07.ALTERNATIVES + HELDOUT_EX08.ALTERNATIVES + HELDOUT_EX09.ALTERNATIVES
+ALTERNATIVES = (
+    HELDOUT_EX07.ALTERNATIVES
+    + HELDOUT_EX08.ALTERNATIVES
+    + HELDOUT_EX09.ALTERNATIVES
+    + HELDOUT_EX10.ALTERNATIVES
+)
 
 
 @pytest.mark.parametrize(
@@ -190,6 +216,15 @@ ALTERNATIVES = HELDOUT_EX07.ALTERNATIVES + HELDOUT_EX08.ALTERNATIVES + HELDOUT_E
 def test_other_right_answers_pass(task, fn):
     # right answers written differently from the solution keep full marks
     assert run_check(task, fn, seed=5).passed, fn.__name__
+
+
+@pytest.mark.parametrize(
+    "task, value",
+    [(t, v) for t, _, v in HELDOUT_EX10.VALUE_ALTERNATIVES],
+    ids=[f"{t}-{n}" for t, n, _ in HELDOUT_EX10.VALUE_ALTERNATIVES],
+)
+def test_other_right_values_pass(task, value):
+    assert run_check(task, value, seed=5).passed, value
 
 
 def test_mutant_report_fails_when_a_mutant_survives_or_a_solution_fails(capsys):

@@ -582,6 +582,40 @@ def sl_in_place(z0, z1, steps):
     return slerp_right(z0, z1, steps)
 
 
+# From the held-out batch scripts/mutants_heldout_ex10.py (each survived its first run):
+def sl_sin_threshold(z0, z1, steps):  # falls back when sin Ω < ε: 1 − |cos Ω| < ε²/2
+    if steps < 2:
+        raise ValueError("steps")
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype).unsqueeze(1)
+    if z0.norm() < 1e-6 or z1.norm() < 1e-6:
+        return (1 - t) * z0 + t * z1
+    om = torch.arccos(torch.clamp(z0 @ z1 / (z0.norm() * z1.norm()), -1, 1))
+    if torch.sin(om) < 1e-6:
+        return (1 - t) * z0 + t * z1
+    return _formula(z0, z1, t, om)
+
+
+def _sl_short(is_zero):  # a code counts as zero when is_zero(‖z0‖, ‖z1‖)
+    def slerp(z0, z1, steps):
+        if steps < 2:
+            raise ValueError("steps")
+        t = torch.linspace(0, 1, steps, dtype=z0.dtype).unsqueeze(1)
+        n0, n1 = z0.norm(), z1.norm()
+        if is_zero(n0, n1):
+            return (1 - t) * z0 + t * z1
+        cos = torch.clamp(z0 @ z1 / (n0 * n1), -1, 1)
+        if 1 - abs(float(cos)) < 1e-6:
+            return (1 - t) * z0 + t * z1
+        return _formula(z0, z1, t, torch.arccos(cos))
+
+    return slerp
+
+
+def sl_t_float32(z0, z1, steps):  # t in the default dtype: a float64 path of float32 accuracy
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    return _sl(lambda z0, z1, _t, n0, n1, om, s: _formula(z0, z1, t, om))(z0, z1, steps)
+
+
 def _fl(f):
     """fixed_loss written from nll (B,), the KL per dimension (B, D) and the pixel count."""
 
@@ -637,6 +671,13 @@ def fl_in_place(x, logits, mu, logvar):
     return fixed_right(x, logits, mu, logvar)
 
 
+def fl_exp_in_place_without_grad(x, logits, mu, logvar):
+    # exp_() on a tensor that needs no gradient (as in evaluation): the caller's logvar becomes σ²
+    var = logvar.exp() if logvar.requires_grad else logvar.detach().exp_()
+    nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    return (nll + 0.5 * (mu**2 + var - 1 - var.log()).sum(1)).mean()
+
+
 def fl_cpu_constant(x, logits, mu, logvar):  # per-example weights made on the CPU
     weights = torch.ones(x.shape[0], dtype=x.dtype)
     nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
@@ -684,6 +725,14 @@ def eb_silent_error(pixels, latent_dim, rec_reduction, kl_reduction):
         raise ValueError
     if pixels < 1 or latent_dim < 1:
         raise ValueError
+    return beta_right(pixels, latent_dim, rec_reduction, kl_reduction)
+
+
+def eb_vague_message(pixels, latent_dim, rec_reduction, kl_reduction):
+    if rec_reduction not in ("sum", "mean") or kl_reduction not in ("sum", "mean"):
+        raise ValueError("invalid arguments")
+    if pixels < 1 or latent_dim < 1:
+        raise ValueError("invalid arguments")
     return beta_right(pixels, latent_dim, rec_reduction, kl_reduction)
 
 
@@ -942,6 +991,20 @@ WRONG = [
     ("ex10.slerp", "float32 always", sl_float32, "expected dtype float64"),
     ("ex10.slerp", "t on the CPU", sl_cpu_t, "device"),
     ("ex10.slerp", "in place", sl_in_place, "in place"),
+    ("ex10.slerp", "ε on sin Ω", sl_sin_threshold, "1 − |cos Ω| < ε = 1e-6"),
+    (
+        "ex10.slerp",
+        "ε on the squared norm",
+        _sl_short(lambda n0, n1: n0**2 < 1e-6 or n1**2 < 1e-6),
+        "not ‖z‖²",
+    ),
+    (
+        "ex10.slerp",
+        "ε on the product of the norms",
+        _sl_short(lambda n0, n1: n0 * n1 < 1e-6),
+        "nor ‖z0‖·‖z1‖",
+    ),
+    ("ex10.slerp", "t in float32", sl_t_float32, "only as accurate as float32"),
     # --- fixed_loss
     ("ex10.fixed_loss", "the public loss", fl_public, "the public loss's bug"),
     (
@@ -1055,6 +1118,7 @@ WRONG = [
     ),
     ("ex10.fixed_loss", "CPU constant", fl_cpu_constant, "device"),
     ("ex10.fixed_loss", "in place", fl_in_place, "in place"),
+    ("ex10.fixed_loss", "exp_() without grad", fl_exp_in_place_without_grad, "in place"),
     # --- effective_beta (the derivation)
     (
         "ex10.effective_beta",
@@ -1116,6 +1180,7 @@ WRONG = [
     ("ex10.effective_beta", "ZeroDivisionError", eb_no_size_check, "raise a ValueError"),
     ("ex10.effective_beta", "assert", eb_assert, "raise a ValueError"),
     ("ex10.effective_beta", "ValueError without a message", eb_silent_error, "has no message"),
+    ("ex10.effective_beta", "a message naming nothing", eb_vague_message, "not which argument"),
     ("ex10.effective_beta", "a tensor", eb_tensor, "got a tensor"),
 ]
 

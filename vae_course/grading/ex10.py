@@ -21,6 +21,7 @@ two losses in ``tests/test_grading_derivations.py``.
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 import torch.nn.functional as F
@@ -401,7 +402,15 @@ _FALLBACK_HINTS = {
     "return lerp",
     "tiny": "a code of norm below ε = 1e-6 counts as zero: return lerp (compare the norm with "
     "1e-6, not with 0)",
+    "near_antiparallel": "the fallback tests 1 − |cos Ω| < ε = 1e-6 on the cosine, not sin Ω < ε "
+    "or Ω near π: here 1 − |cos Ω| ≈ 1.5e-8 but sin Ω ≈ 1.7e-4, and dividing by so small a sin Ω "
+    "throws the path far from the codes; return lerp",
 }
+
+_SHORT_HINT = (
+    "that is lerp, but z0's norm 2e-6 is above ε = 1e-6: the code still has a direction and the "
+    "path is the arc. Compare each norm ‖z0‖, ‖z1‖ with ε itself (not ‖z‖², nor ‖z0‖·‖z1‖)"
+)
 
 _LERP_HINT = (
     "that is lerp, the straight line: slerp follows the arc of angle Ω between the codes, "
@@ -475,14 +484,14 @@ def _slerp_variants(z0, z1, steps):
     return out
 
 
-def _codes_at_angle(g, d, degrees, n0, n1):
-    """Two codes (D,) float64 at an exact angle, with norms n0 and n1."""
+def _codes_at_angle(g, d, degrees, n0, n1, dtype=torch.float32):
+    """Two codes (D,) in ``dtype`` at an exact angle (exact in float64), with norms n0 and n1."""
     a = torch.randn(d, generator=g, dtype=torch.float64)
     b = torch.randn(d, generator=g, dtype=torch.float64)
     a = _unit(a)
     b = _unit(b - torch.dot(a, b) * a)
     w = math.radians(degrees)
-    return (n0 * a).float(), (n1 * (math.cos(w) * a + math.sin(w) * b)).float()
+    return (n0 * a).to(dtype), (n1 * (math.cos(w) * a + math.sin(w) * b)).to(dtype)
 
 
 class Slerp(Check):
@@ -536,6 +545,18 @@ class Slerp(Check):
             Case("float64 codes, D = 5, 8 steps", case(*pair(5, 2.0, 1.0, torch.float64), 8)),
             Case(_DEVICE_CASE, case(*pair(4), 5, device=True)),
             Case("steps = 1: a path needs both endpoints", case(*pair(3), 1, bad=True)),
+            Case(
+                "z0 of norm 2e-6 (above ε = 1e-6), z1 of norm 0.3, 90° apart: still slerp",
+                case(*_codes_at_angle(g, 6, 90.0, 2e-6, 0.3), 7, short=True),
+            ),
+            Case(
+                "float64 codes 179.99° apart (1 − |cos Ω| ≈ 1.5e-8, below ε): the path is lerp",
+                case(
+                    *_codes_at_angle(g, 7, 179.99, 2.0, 3.0, torch.float64),
+                    6,
+                    fallback="near_antiparallel",
+                ),
+            ),
         ]
 
     def run(self, fn, inputs):
@@ -598,6 +619,15 @@ class Slerp(Check):
         got = o["value"].double()
         scale = max(1.0, float(z0.double().abs().max()), float(z1.double().abs().max()))
         tol = {"rtol": 1e-5, "atol": 2e-6 * scale}
+        if z0.dtype == torch.float64:  # float64 codes: a float64-accurate path
+            if close(got, expected, rtol=1e-9, atol=1e-9 * scale):
+                return None
+            if close(got, expected, **tol):
+                return (
+                    f"{case.name}: the path is float64 but only as accurate as float32 (off by "
+                    f"{fmt(float((got - expected).abs().max()))}): compute in the codes' dtype, "
+                    "t included (torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device))"
+                )
         if close(got, expected, **tol):
             return None
         fallback = _FALLBACK_HINTS.get(i.get("fallback"))
@@ -615,7 +645,9 @@ class Slerp(Check):
         if not close(ends, want_ends, **tol):
             end_hint = "row 0 must be z0 and the last row z1 (t from 0 to 1 inclusive: torch.linspace(0, 1, steps))"
         hint = diagnose(got, _slerp_variants(z0, z1, steps), **tol)
-        if hint == _LERP_HINT and 1 - abs(_cos(z0, z1)) > 100 * SLERP_EPS:
+        if hint == _LERP_HINT and i.get("short"):
+            hint = _SHORT_HINT
+        elif hint == _LERP_HINT and 1 - abs(_cos(z0, z1)) > 100 * SLERP_EPS:
             hint = (
                 f"that is lerp: 1 − |cos Ω| = {fmt(1 - abs(_cos(z0, z1)))} is far above ε = 1e-6, so "
                 "the path is still the arc (fall back to lerp only when 1 − |cos Ω| < 1e-6, with "
@@ -681,6 +713,10 @@ class FixedLoss(Check):
             ),
             Case("logvar from −15 to 12 (very narrow and very wide posteriors)", wide),
             Case(_DEVICE_CASE, {**batch(4, 4), "device": True}),
+            Case(
+                "evaluation under torch.no_grad(): inputs that need no gradients",
+                {**batch(5, 4), "no_grad": True},
+            ),
         ]
 
     def run(self, fn, inputs):
@@ -695,6 +731,9 @@ class FixedLoss(Check):
                 return {
                     "meta_unsupported": True
                 }  # argument validation with .item(): right on a GPU
+        if inputs.get("no_grad"):  # as an evaluation loop calls it: autograd allows in-place edits
+            with torch.no_grad():
+                return {"loss": fn(t["x"], t["logits"], t["mu"], t["logvar"])}
         for k in _GRAD_NAMES:
             t[k].requires_grad_(True)
         loss = fn(t["x"], t["logits"], t["mu"], t["logvar"])
@@ -768,6 +807,8 @@ class FixedLoss(Check):
                     or "−(1/B) Σ_b Σ_pixels log p(x_b|z_b) + (1/B) Σ_b ½ Σ_j (μ² + σ² − 1 − log σ²), nats per example"
                 )
             )
+        if i.get("no_grad"):
+            return None
         if not lo["requires_grad"]:
             return (
                 f"{case.name}: the loss is not connected to logits, mu and logvar in the autograd "
@@ -931,6 +972,18 @@ def _beta_hint(p, d, r, k, got) -> str | None:
     return None
 
 
+def _names_the_argument(message: str, inputs: dict) -> bool:
+    """Whether a ValueError's ``message`` says which argument is wrong, leniently: the
+    argument's name or a word for it, or (for a reduction) the accepted or offending value."""
+    low = message.lower()
+    if inputs["bad"] == "an unknown reduction":
+        value = inputs["rec"] if inputs["rec"] not in REDUCTIONS else inputs["kl"]
+        return any(w in low for w in ("reduction", "sum", "mean", str(value).lower()))
+    if inputs["bad"] == "pixels < 1":
+        return any(w in low for w in ("pixel", "size")) or bool(re.search(r"\bP\b", message))
+    return any(w in low for w in ("latent", "dim", "size")) or bool(re.search(r"\bD\b", message))
+
+
 class EffectiveBeta(Check):
     """A derivation: loss = a·(−log p(x|z)) + b·KL with a = 1 or 1/P, b = 1 or 1/D has the
     minimisers of −log p + (b/a)·KL, so β_eff = b/a: 1, P, 1/D or P/D."""
@@ -1007,6 +1060,12 @@ class EffectiveBeta(Check):
             message = out.get("message", {}).get("value", "")
             if not message.strip():
                 return f"{case.name}: the ValueError has no message: say what is wrong with which argument"
+            if not _names_the_argument(message, i):
+                return (
+                    f"{case.name}: the ValueError says {message!r}, not which argument is wrong: "
+                    'name it and the problem (e.g. "latent_dim must be >= 1, got 0"), so the '
+                    "caller knows what to fix"
+                )
             return None
         p, d = i["pixels"], i["latent_dim"]
         for r, k in _COMBOS:
