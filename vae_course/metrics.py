@@ -1,8 +1,9 @@
 """Evaluation metrics for VAEs. Units: nats per example unless the name says bits.
 
 Disentanglement scores on data with known factors (``mig``, ``mig_per_factor``,
-``mutual_information_matrix``) live in :mod:`vae_course.disentanglement` and are
-re-exported here.
+``mutual_information_matrix``) live in :mod:`vae_course.disentanglement`, and scores of two
+sets of numbers (``auroc``, ``feature_statistics``, ``frechet_distance``) in
+:mod:`vae_course.scores`; both are re-exported here.
 
 Every function takes a model with ``encode(x) -> (mu, logvar)`` (and ``decode`` where
 needed) and a tensor of images, works in batches on the model's device, and returns
@@ -18,6 +19,7 @@ import torch
 from .disentanglement import mig, mig_per_factor, mutual_information_matrix
 from .inference import encode_means, eval_mode, model_device
 from .losses import elbo, gaussian_kl_per_dim, iwae_bound
+from .scores import auroc, feature_statistics, frechet_distance
 
 __all__ = [
     "iwae_log_likelihood",
@@ -35,6 +37,9 @@ __all__ = [
     "mig",
     "mig_per_factor",
     "mutual_information_matrix",
+    "auroc",
+    "feature_statistics",
+    "frechet_distance",
 ]
 
 
