@@ -30,6 +30,8 @@ from typing import Any
 import torch
 
 __all__ = [
+    "PER_EXAMPLE_SUM_HINT",
+    "loss_gradients",
     "Case",
     "Check",
     "CheckResult",
@@ -240,6 +242,28 @@ def _bound_references(fn: Callable, names: dict[str, Callable]):
 
 
 _WATCHED: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+
+PER_EXAMPLE_SUM_HINT = (
+    ": sum the log-likelihood over every pixel of each example (every dimension "
+    "but the batch, e.g. .flatten(1).sum(1)) to get one value per example"
+)
+"""What to add to a "must match the size" error of a loss that should be one value per example."""
+
+
+def loss_gradients(loss, tensors: dict, names) -> dict:
+    """``{"grad_<name>": ∂loss/∂tensors[name]}`` for a learner's scalar ``loss``.
+
+    Only when ``loss`` is a 0-d tensor that requires grad (else ``{}``: the check then says the
+    loss is not connected to its inputs); an input the loss does not use gets zeros.
+    """
+    if not (isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad):
+        return {}
+    grads = torch.autograd.grad(loss, [tensors[k] for k in names], allow_unused=True)
+    return {
+        f"grad_{k}": g if g is not None else torch.zeros_like(tensors[k])
+        for k, g in zip(names, grads, strict=True)
+    }
 
 
 def copy_input(t: torch.Tensor) -> torch.Tensor:

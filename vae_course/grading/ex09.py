@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from ..losses import FreeBits, elbo, free_bits_kl, gaussian_kl_per_dim
 from ..schedules import Cyclical
 from .checks import (
+    PER_EXAMPLE_SUM_HINT,
     Case,
     Check,
     ChoiceCheck,
@@ -35,6 +36,7 @@ from .checks import (
     copy_input,
     diagnose,
     fmt,
+    loss_gradients,
     register,
     tensor_problem,
 )
@@ -599,20 +601,12 @@ class StrategyLoss(Check):
         if not isinstance(res, dict):
             return {"not_dict": True, "type": res}
         out = {k: res.get(k) for k in ("loss", "elbo")}
-        loss = out["loss"]
-        if isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad:
-            grads = torch.autograd.grad(loss, [t[k] for k in _GRAD_NAMES], allow_unused=True)
-            for k, gk in zip(_GRAD_NAMES, grads, strict=True):
-                out[f"grad_{k}"] = gk if gk is not None else torch.zeros_like(t[k])
-        return out
+        return {**out, **loss_gradients(out["loss"], t, _GRAD_NAMES)}
 
     def explain_error(self, case, error):
         msg = super().explain_error(case, error)
         if "must match the size" in error:
-            msg += (
-                ": sum the log-likelihood over every pixel of each example (every dimension "
-                "but the batch, e.g. .flatten(1).sum(1)) to get one value per example"
-            )
+            msg += PER_EXAMPLE_SUM_HINT
         return msg
 
     def reference(self, case):

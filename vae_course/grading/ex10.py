@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from ..diagnostics import sharpness as package_sharpness
 from ..losses import elbo, gaussian_kl_per_dim
 from .checks import (
+    PER_EXAMPLE_SUM_HINT,
     Case,
     Check,
     ChoiceCheck,
@@ -36,6 +37,7 @@ from .checks import (
     copy_input,
     diagnose,
     fmt,
+    loss_gradients,
     register,
     tensor_problem,
 )
@@ -737,20 +739,12 @@ class FixedLoss(Check):
         for k in _GRAD_NAMES:
             t[k].requires_grad_(True)
         loss = fn(t["x"], t["logits"], t["mu"], t["logvar"])
-        out = {"loss": loss}
-        if isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.requires_grad:
-            grads = torch.autograd.grad(loss, [t[k] for k in _GRAD_NAMES], allow_unused=True)
-            for k, gk in zip(_GRAD_NAMES, grads, strict=True):
-                out[f"grad_{k}"] = gk if gk is not None else torch.zeros_like(t[k])
-        return out
+        return {"loss": loss, **loss_gradients(loss, t, _GRAD_NAMES)}
 
     def explain_error(self, case, error):
         msg = super().explain_error(case, error)
         if "must match the size" in error:
-            msg += (
-                ": sum the log-likelihood over every pixel of each example (every dimension "
-                "but the batch, e.g. .flatten(1).sum(1)) to get one value per example"
-            )
+            msg += PER_EXAMPLE_SUM_HINT
         return msg
 
     def reference(self, case):
