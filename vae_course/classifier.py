@@ -78,35 +78,45 @@ def train_digit_classifier(
     lr: float = 2e-3,
     seed: int = 0,
     device: torch.device | str | None = None,
+    steps: int | None = None,
 ) -> DigitClassifier:
     """Train a :class:`DigitClassifier` on images ``x`` (N, 1, 28, 28) with labels ``y`` (N,).
 
     Adam, cross-entropy, shuffled mini-batches from a seeded generator: the same seed and
-    data give the same classifier on CPU. Returns the trained model in eval mode on
+    data give the same classifier on CPU. ``steps`` (if given) replaces ``epochs``: exactly
+    that many mini-batch updates, whatever N is, so training sets of different sizes get the
+    same budget (chapter 11's augmentation). Returns the trained model in eval mode on
     ``device`` (default: CPU).
     """
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
     _check_pair(x, y)
     if float(x.min()) < 0 or float(x.max()) > 1:
         raise ValueError("expected images with values in [0, 1] (divide uint8 pixels by 255)")
     device = torch.device(device) if device is not None else torch.device("cpu")
     with torch.random.fork_rng(devices=[]):  # seeded, and the caller's random state is kept
         torch.manual_seed(seed)
-        return _train(x, y, epochs, batch_size, lr, seed, device)
+        return _train(x, y, epochs, batch_size, lr, seed, device, steps)
 
 
-def _train(x, y, epochs, batch_size, lr, seed, device) -> DigitClassifier:
+def _train(x, y, epochs, batch_size, lr, seed, device, steps=None) -> DigitClassifier:
     model = DigitClassifier(max(10, int(y.max()) + 1)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     x, y = x.to(device), y.long().to(device)
     model.train()
-    for _ in range(epochs):
+    done = 0
+    epoch_count = epochs if steps is None else -(-steps * batch_size // len(x)) + 1
+    for _ in range(epoch_count):
         for idx in torch.randperm(len(x), generator=gen).split(batch_size):
+            if steps is not None and done == steps:
+                return model.eval()
             idx = idx.to(device)
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            done += 1
     return model.eval()
 
 
