@@ -59,7 +59,7 @@ def random_shifts(x: torch.Tensor, copies: int, max_shift: int = 2, seed: int = 
     g = torch.Generator().manual_seed(seed)
     n, _, h, w = x.shape
     pad = torch.nn.functional.pad(x, (max_shift,) * 4)
-    out = torch.empty(copies * n, *x.shape[1:], dtype=x.dtype)
+    out = torch.empty(copies * n, *x.shape[1:], dtype=x.dtype, device=x.device)
     shifts = torch.randint(-max_shift, max_shift + 1, (copies * n, 2), generator=g)
     for i, (dy, dx) in enumerate(shifts.tolist()):
         top, left = max_shift - dy, max_shift - dx
@@ -84,7 +84,7 @@ def cvae_digits(
     Returns (images (copies · N, 1, 28, 28) in [0, 1] on the CPU, labels (copies · N,)).
     """
     batch = 64
-    epochs = max(1, round(steps * batch / len(x)))
+    epochs = max(1, round(steps / -(-len(x) // batch)))  # an epoch is ceil(N / 64) updates
     torch.manual_seed(seed)
     model = ConditionalVAE(latent_dim=latent_dim)
     fit(
