@@ -148,6 +148,6 @@ def test_every_family_shares_the_interface(cls):
 def test_unknown_model_name_lists_the_known_ones():
     with pytest.raises(
         ValueError,
-        match=r"unknown model 'Nope'; known: \['AutoregressiveVAE', 'CodePrior', 'ConditionalVAE', 'ConvVAE', 'GaussianMLPVAE', 'HierarchicalVAE', 'MLPVAE', 'MeanReductionVAE', 'VQVAE'",
+        match=r"unknown model 'Nope'; known: \['Autoencoder', 'AutoregressiveVAE', 'CodePrior', 'ConditionalVAE', 'ConvVAE', 'GAN', 'GaussianMLPVAE', 'HierarchicalVAE', 'MLPVAE', 'MeanReductionVAE', 'VQVAE'",
     ):
         build_model("Nope")

@@ -20,6 +20,10 @@ module            what it holds
                   learned variance σ², for grey levels (blur, chapter 10)
 ``mean_reduction`` :class:`MeanReductionVAE`: the MLP VAE trained with a pixel-*mean*
                   reconstruction against a summed KL (the everyday collapse, chapters 04, 10)
+``autoencoder``   :class:`Autoencoder`: the MLP VAE's layers with a deterministic code and
+                  the reconstruction loss alone (no prior, no KL, no ELBO; chapter 12)
+``gan``           :class:`GAN`: an MLP generator and discriminator; :func:`train_gan`,
+                  :func:`discriminator_loss`, :func:`generator_loss` (chapter 12)
 ================  =====================================================================
 
 Every family: ``encode(x) -> (mu, logvar)`` each ``(B, latent_dim)``; ``decode(z) ->``
@@ -28,17 +32,25 @@ Bernoulli logits ``(B, C, H, W)``; ``loss(x, **kw)`` returns named terms with ``
 ``sample(n)``; ``reconstruct(x)``; ``config`` (the constructor's arguments, stored in
 checkpoints so :func:`build_model` can rebuild the model). Public names are imported
 from here: ``from vae_course.models import MLPVAE, ConvVAE, build_model``.
+
+The two comparison models of chapter 12 keep as much of that interface as they can.
+:class:`Autoencoder`: ``encode`` returns ``(z, logvar)`` with ``logvar = −inf`` (a point-mass
+code), ``loss`` returns ``loss`` and ``reconstruction`` only, and ``sample`` raises (no
+prior). :class:`GAN`: ``decode(z)``, ``sample(n)``, ``config`` and ``discriminate(x)`` (no
+encoder, no likelihood); it trains with :func:`train_gan`, not :func:`vae_course.train.fit`.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
+from .autoencoder import Autoencoder, fit_code_gaussian
 from .autoregressive import AutoregressiveVAE, MaskedLinear
 from .base import VAEBase, reparameterize
 from .code_prior import CodePrior, code_bits, train_code_prior
 from .conditional import ConditionalVAE, analogy_grid, one_hot_labels
 from .conv import ConvVAE
+from .gan import GAN, discriminator_loss, generator_loss, train_gan
 from .gaussian import GaussianMLPVAE
 from .hierarchical import HierarchicalVAE, precision_weighted_merge
 from .mean_reduction import MeanReductionVAE
@@ -60,6 +72,12 @@ __all__ = [
     "MaskedLinear",
     "GaussianMLPVAE",
     "MeanReductionVAE",
+    "Autoencoder",
+    "fit_code_gaussian",
+    "GAN",
+    "discriminator_loss",
+    "generator_loss",
+    "train_gan",
     "train_code_prior",
     "code_bits",
     "one_hot_labels",
@@ -81,6 +99,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "AutoregressiveVAE": AutoregressiveVAE,
     "GaussianMLPVAE": GaussianMLPVAE,
     "MeanReductionVAE": MeanReductionVAE,
+    "Autoencoder": Autoencoder,
+    "GAN": GAN,
 }
 
 
