@@ -160,3 +160,25 @@ def test_plot_latent_map_shows_codes_prior_circles_and_the_decoded_grid():
     fig.clf()
     with pytest.raises(ValueError, match="2-D latent"):
         plot_latent_map(MLPVAE(latent_dim=3, hidden_dims=(16,)), x)
+
+
+def test_plot_score_histograms_draws_every_group_over_its_full_range():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from vae_course.plot import plot_score_histograms
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(200, generator=g), 5 + torch.randn(50, generator=g)
+    fig = plot_score_histograms({"raw": {"a": a, "b": b}, "shifted": {"a": a - 100, "b": b}})
+    assert len(fig.axes) == 2
+    for ax, lo, hi in zip(fig.axes, (a.min(), a.min() - 100), (b.max(), b.max()), strict=True):
+        patches = [p for p in ax.patches]
+        assert len(patches) == 2  # one outline per group
+        xs = np.concatenate([p.get_xy()[:, 0] for p in patches])
+        assert xs.min() == pytest.approx(float(lo), abs=1e-4)  # nothing dropped at the edges
+        assert xs.max() == pytest.approx(float(hi), abs=1e-4)
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no panels"):
+        plot_score_histograms({})

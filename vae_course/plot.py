@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "plot_score_histograms",
     "make_grid",
     "show_images",
     "plot_loss_curves",
@@ -577,3 +578,36 @@ def plot_kl_per_dim(kl_per_dim: dict, ax=None, threshold: float | None = None):
     ax.set_title("KL per dimension on the test digits")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def plot_score_histograms(panels: dict, bins: int = 40, figsize=(11, 3.3)):
+    """Side-by-side histograms of scores, one panel per score, one outline per group.
+
+    panels: ``{xlabel: {group: scores (N,)}}``; every panel should hold the same groups (the
+    same colour in each). Each panel's range covers all its scores. Densities, so groups of
+    different sizes compare. Returns the Figure.
+    """
+    if not panels:
+        raise ValueError("no panels to plot")
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
+    for ax, (xlabel, groups) in zip(axes[0], panels.items(), strict=True):
+        if not groups:
+            raise ValueError(f"panel {xlabel!r} has no groups")
+        values = {name: _np(s).ravel() for name, s in groups.items()}
+        lo = min(float(v.min()) for v in values.values())
+        hi = max(float(v.max()) for v in values.values())
+        for i, (name, v) in enumerate(values.items()):
+            ax.hist(
+                v,
+                bins=bins,
+                range=(lo, hi),
+                histtype="step",
+                density=True,
+                lw=1.5,
+                color=f"C{i}",
+                label=name,
+            )
+        ax.set(xlabel=xlabel, ylabel="density")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
