@@ -182,3 +182,36 @@ def test_plot_score_histograms_draws_every_group_over_its_full_range():
     plt.close(fig)
     with pytest.raises(ValueError, match="no panels"):
         plot_score_histograms({})
+
+
+def test_plot_comparison_curves_draws_each_history_from_epoch_one():
+    import matplotlib.pyplot as plt
+
+    from vae_course.plot import plot_comparison_curves
+
+    runs = {
+        "autoencoder": {"history": {"train_loss": [3.0, 2.0, 1.0]}},
+        "VAE": {"history": {"train_loss": [4.0, 3.5, 3.0]}},
+        "GAN": {
+            "history": {
+                "d_loss": [1.0, 0.5, 0.4],
+                "g_loss": [2.0, 3.0, 2.5],
+                "d_real": [0.6, 0.8, 0.9],
+                "d_fake": [0.4, 0.2, 0.1],
+            }
+        },
+    }
+    fig = plot_comparison_curves(runs)
+    drawn = [list(line.get_ydata()) for ax in fig.axes for line in ax.get_lines()]
+    assert drawn == [
+        [3.0, 2.0, 1.0],
+        [4.0, 3.5, 3.0],
+        [1.0, 0.5, 0.4],
+        [2.0, 3.0, 2.5],
+        [0.6, 0.8, 0.9],
+        [0.4, 0.2, 0.1],
+    ]
+    assert list(fig.axes[0].get_lines()[0].get_xdata()) == [1, 2, 3]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="GAN"):
+        plot_comparison_curves({"VAE": runs["VAE"], "autoencoder": runs["autoencoder"]})

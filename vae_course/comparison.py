@@ -353,7 +353,7 @@ GUIDE_ROWS = [
     (
         "VAE vs AE",
         "code space",
-        "AE unregularised; VAE regularised by the KL toward N(0, I)",
+        "AE unregularised; VAE pulled toward N(0, I)",
         lambda r: (
             f"per-dimension std of codes AE {r['codes']['autoencoder']['std_min']:.2f} to "
             f"{r['codes']['autoencoder']['std_max']:.2f}, VAE {r['codes']['VAE']['std_min']:.2f} "

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "plot_comparison_curves",
     "plot_score_histograms",
     "make_grid",
     "show_images",
@@ -609,5 +610,44 @@ def plot_score_histograms(panels: dict, bins: int = 40, figsize=(11, 3.3)):
             )
         ax.set(xlabel=xlabel, ylabel="density")
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_comparison_curves(runs: dict, figsize=(12, 3)):
+    """Training curves of chapter 12's three models (:func:`vae_course.comparison.train_three`).
+
+    Panels: the autoencoder's −log p(x|z) and the VAE's −ELBO (nats per digit); the GAN's
+    discriminator and generator losses (nats); the discriminator's mean D(x) on real digits and
+    D(G(z)) on generated ones. x axis: epochs from 1. Returns the Figure.
+    """
+    missing = {"autoencoder", "VAE", "GAN"} - set(runs)
+    if missing:
+        raise ValueError(f"runs needs the models {sorted(missing)} (from train_three)")
+    h_ae, h_vae, h_gan = (runs[n]["history"] for n in ("autoencoder", "VAE", "GAN"))
+    fig, axes = plt.subplots(1, 3, figsize=figsize)
+    panels = [
+        (
+            "nats per digit",
+            "AE and VAE losses",
+            [(h_ae["train_loss"], "autoencoder: −log p(x|z)"), (h_vae["train_loss"], "VAE: −ELBO")],
+        ),
+        (
+            "nats",
+            "GAN losses",
+            [(h_gan["d_loss"], "discriminator"), (h_gan["g_loss"], "generator")],
+        ),
+        (
+            "probability 'real'",
+            "the discriminator's verdicts",
+            [(h_gan["d_real"], "D(x), real digits"), (h_gan["d_fake"], "D(G(z)), generated")],
+        ),
+    ]
+    for ax, (ylabel, title, lines) in zip(axes, panels, strict=True):
+        for values, label in lines:
+            ax.plot(range(1, len(values) + 1), values, label=label)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
