@@ -29,7 +29,7 @@ notebook, but nothing the submission does can change the comparison.
 Layout
 ------
 ``checks``  the registry, :class:`Check`, :func:`check`, :func:`run_check`, output helpers
-``ex01`` … ``ex11``  the checks of exercise sets ex01–ex11 (one module per exercise set)
+``ex01`` … ``ex12``  the checks of exercise sets ex01–ex12 (one module per exercise set)
 ``build``   notebook format: markers, nbgrader metadata, ``vae-course build-exercises``
 ``runner``  ``vae-course grade``: one sandboxed child process per submission
 ``mutants`` the harness that measures checks with plausible wrong answers (mutants)
@@ -121,7 +121,7 @@ How to add an exercise set (e.g. ex02_elbo)
    exercise (zero, "not attempted") automatically.
 """
 
-from . import ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex09, ex10, ex11  # noqa: F401  (importing a set's module registers its checks)
+from . import ex01, ex02, ex03, ex04, ex05, ex06, ex07, ex08, ex09, ex10, ex11, ex12  # noqa: F401  (importing a set's module registers its checks)
 from .checks import (
     NOT_ATTEMPTED,
     Case,
